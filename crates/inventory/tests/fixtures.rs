@@ -50,11 +50,31 @@ fn rpm_rows(format: DbFormat, db: &str) -> (BTreeSet<Vec<String>>, Vec<String>) 
 #[test]
 fn rpm_databases_match_rpm_qa() {
     let cases = [
-        ("pkgdb/rpm/cbl-mariner-2.0", "var/lib/rpm/rpmdb.sqlite", DbFormat::Sqlite),
-        ("pkgdb/rpm/rpm-upstream-tests", "rpmdb.sqlite", DbFormat::Sqlite),
-        ("pkgdb/rpm/libuuid-bdb", "var/lib/rpm/Packages", DbFormat::BerkeleyDb),
-        ("pkgdb/rpm/syft-bdb", "var/lib/rpm/Packages", DbFormat::BerkeleyDb),
-        ("pkgdb/rpm/scalibr-epoch-bdb", "var/lib/rpm/Packages", DbFormat::BerkeleyDb),
+        (
+            "pkgdb/rpm/cbl-mariner-2.0",
+            "var/lib/rpm/rpmdb.sqlite",
+            DbFormat::Sqlite,
+        ),
+        (
+            "pkgdb/rpm/rpm-upstream-tests",
+            "rpmdb.sqlite",
+            DbFormat::Sqlite,
+        ),
+        (
+            "pkgdb/rpm/libuuid-bdb",
+            "var/lib/rpm/Packages",
+            DbFormat::BerkeleyDb,
+        ),
+        (
+            "pkgdb/rpm/syft-bdb",
+            "var/lib/rpm/Packages",
+            DbFormat::BerkeleyDb,
+        ),
+        (
+            "pkgdb/rpm/scalibr-epoch-bdb",
+            "var/lib/rpm/Packages",
+            DbFormat::BerkeleyDb,
+        ),
     ];
     for (dir, db, format) in cases {
         let (rows, warnings) = rpm_rows(format, &format!("{dir}/{db}"));
@@ -71,7 +91,12 @@ fn rpm_files_are_rebuilt_from_dirnames_and_basenames() {
     let db = "pkgdb/rpm/libuuid-bdb/var/lib/rpm/Packages";
     let headers = read_packages(DbFormat::BerkeleyDb, &read(db), db, &mut warnings).unwrap();
     let files = &headers[0].files;
-    assert!(files.iter().any(|f| f.starts_with("/usr/lib64/libuuid.so.1")), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("/usr/lib64/libuuid.so.1")),
+        "{files:?}"
+    );
 }
 
 #[test]
@@ -91,7 +116,12 @@ fn ndb_database_reads_whole_and_consistent() {
     for h in &headers {
         assert!(!h.version.is_empty() && !h.release.is_empty(), "{h:?}");
         if h.name != "gpg-pubkey" {
-            assert!(h.source_rpm.as_deref().is_some_and(|s| s.ends_with(".src.rpm")), "{h:?}");
+            assert!(
+                h.source_rpm
+                    .as_deref()
+                    .is_some_and(|s| s.ends_with(".src.rpm")),
+                "{h:?}"
+            );
         }
     }
 }
@@ -99,9 +129,15 @@ fn ndb_database_reads_whole_and_consistent() {
 #[test]
 fn corrupt_rpm_databases_are_errors_not_panics() {
     for (db, format) in [
-        ("pkgdb/rpm/libuuid-bdb/var/lib/rpm/Packages", DbFormat::BerkeleyDb),
+        (
+            "pkgdb/rpm/libuuid-bdb/var/lib/rpm/Packages",
+            DbFormat::BerkeleyDb,
+        ),
         ("pkgdb/rpm/sle15-bci/var/lib/rpm/Packages.db", DbFormat::Ndb),
-        ("pkgdb/rpm/rpm-upstream-tests/rpmdb.sqlite", DbFormat::Sqlite),
+        (
+            "pkgdb/rpm/rpm-upstream-tests/rpmdb.sqlite",
+            DbFormat::Sqlite,
+        ),
     ] {
         let good = read(db);
         // Truncated at several points, and a page's worth of garbage in the middle.
@@ -111,7 +147,10 @@ fn corrupt_rpm_databases_are_errors_not_panics() {
         }
         let mut smashed = good.clone();
         let mid = good.len() / 2;
-        for (i, b) in smashed[mid..(mid + 4096).min(good.len())].iter_mut().enumerate() {
+        for (i, b) in smashed[mid..(mid + 4096).min(good.len())]
+            .iter_mut()
+            .enumerate()
+        {
             *b = (i * 131 % 251) as u8;
         }
         let mut w = Vec::new();
@@ -136,11 +175,20 @@ fn dpkg_oracle(dir: &str) -> BTreeSet<(String, String, String, String)> {
         .unwrap()
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.split('\t').nth(4).is_some_and(|s| s.ends_with(" installed")))
+        .filter(|l| {
+            l.split('\t')
+                .nth(4)
+                .is_some_and(|s| s.ends_with(" installed"))
+        })
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
             let source = if f[3].is_empty() { f[0] } else { f[3] };
-            (f[0].to_owned(), f[1].to_owned(), f[2].to_owned(), source.to_owned())
+            (
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].to_owned(),
+                source.to_owned(),
+            )
         })
         .collect()
 }
@@ -164,20 +212,38 @@ fn dpkg_roots_match_their_status_listing() {
                     (Some(n), _) => n.clone(),
                     _ => String::new(),
                 };
-                (p.name.clone(), p.version.clone(), p.arch.clone().unwrap_or_default(), source)
+                (
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.arch.clone().unwrap_or_default(),
+                    source,
+                )
             })
             .collect();
         assert_eq!(got, dpkg_oracle(dir), "{dir}");
         for p in &found.packages {
             assert_eq!(p.ecosystem, ecosystem);
             assert!(p.purl.starts_with("pkg:deb/debian/"), "{}", p.purl);
-            assert!(p.purl.ends_with(&format!("distro=debian-{}", &ecosystem[7..])), "{}", p.purl);
+            assert!(
+                p.purl
+                    .ends_with(&format!("distro=debian-{}", &ecosystem[7..])),
+                "{}",
+                p.purl
+            );
         }
         // Owned files come from info/<pkg>[:arch].list, multi-arch names included.
         let libc = found.packages.iter().find(|p| p.name == "libc6").unwrap();
-        assert!(libc.files.iter().any(|f| f.contains("/libc.so.6")), "{:?}", libc.files);
+        assert!(
+            libc.files.iter().any(|f| f.contains("/libc.so.6")),
+            "{:?}",
+            libc.files
+        );
         let with_files = found.packages.iter().filter(|p| p.file_count > 0).count();
-        assert_eq!(with_files, found.packages.len(), "{dir}: packages without .list");
+        assert_eq!(
+            with_files,
+            found.packages.len(),
+            "{dir}: packages without .list"
+        );
     }
 }
 
@@ -187,9 +253,15 @@ fn dpkg_status_edge_cases() {
     let deinstall = read("pkgdb/dpkg/syft-status-snippets/deinstall");
     let pkgs = dpkg::parse_status(&String::from_utf8_lossy(&deinstall), "deinstall", &mut w);
     // config-files state is gone; installed kernels stay.
-    assert!(pkgs.iter().all(|p| p.name != "linux-image-6.8.0-1029-aws"), "{pkgs:?}");
+    assert!(
+        pkgs.iter().all(|p| p.name != "linux-image-6.8.0-1029-aws"),
+        "{pkgs:?}"
+    );
     assert!(pkgs.iter().any(|p| p.name == "linux-image-6.14.0-1012-aws"));
-    let k = pkgs.iter().find(|p| p.name == "linux-image-6.14.0-1012-aws").unwrap();
+    let k = pkgs
+        .iter()
+        .find(|p| p.name == "linux-image-6.14.0-1012-aws")
+        .unwrap();
     assert_eq!(k.source_name, "linux-signed-aws-6.14");
     assert_eq!(k.source_version, "6.14.0-1012.12~24.04.1");
     for f in ["transitional_dummy", "valid", "opkg-valid"] {
@@ -203,12 +275,21 @@ fn dpkg_status_edge_cases() {
 
 #[test]
 fn distroless_status_d() {
-    let found = collect(&DirTree::new(testdata("pkgdb/dpkg/distroless-status.d-syft"))).unwrap();
+    let found = collect(&DirTree::new(testdata(
+        "pkgdb/dpkg/distroless-status.d-syft",
+    )))
+    .unwrap();
     assert_eq!(found.packages.len(), 1, "{:?}", found.packages);
     let p = &found.packages[0];
     assert_eq!(p.name, "libsqlite3-0");
     assert_eq!(p.found_in, "/var/lib/dpkg/status.d/libsqlite3-0");
-    assert!(p.files.iter().any(|f| f.starts_with("/usr/lib/") && f.contains("libsqlite3.so")), "{:?}", p.files);
+    assert!(
+        p.files
+            .iter()
+            .any(|f| f.starts_with("/usr/lib/") && f.contains("libsqlite3.so")),
+        "{:?}",
+        p.files
+    );
 }
 
 #[test]
@@ -218,8 +299,17 @@ fn apk_databases() {
     let musl = found.packages.iter().find(|p| p.name == "musl").unwrap();
     assert_eq!(musl.version, "1.2.4-r0");
     assert_eq!(musl.package_manager, PackageManager::Apk);
-    assert!(musl.purl.starts_with("pkg:apk/alpine/musl@1.2.4-r0?arch=x86_64"), "{}", musl.purl);
-    assert!(musl.files.iter().any(|f| f.starts_with("/lib/ld-musl")), "{:?}", musl.files);
+    assert!(
+        musl.purl
+            .starts_with("pkg:apk/alpine/musl@1.2.4-r0?arch=x86_64"),
+        "{}",
+        musl.purl
+    );
+    assert!(
+        musl.files.iter().any(|f| f.starts_with("/lib/ld-musl")),
+        "{:?}",
+        musl.files
+    );
     let ssl = found.packages.iter().find(|p| p.name == "libssl3").unwrap();
     assert_eq!(ssl.source_name.as_deref(), Some("openssl"));
 
@@ -227,10 +317,17 @@ fn apk_databases() {
     let text = read("pkgdb/apk/alpine-3.4-trivy/lib/apk/db/installed");
     let mut w = Vec::new();
     let pkgs = apk::parse_installed(&String::from_utf8_lossy(&text), "installed", &mut w);
-    assert!(pkgs.iter().all(|p| p.name != "invalidPackageWithoutAVersion"));
+    assert!(pkgs
+        .iter()
+        .all(|p| p.name != "invalidPackageWithoutAVersion"));
     assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].contains("invalidPackageWithoutAVersion") && w[0].contains("installed: record"), "{w:?}");
-    assert!(pkgs.iter().any(|p| p.name == "musl" && p.version == "1.1.14-r10"));
+    assert!(
+        w[0].contains("invalidPackageWithoutAVersion") && w[0].contains("installed: record"),
+        "{w:?}"
+    );
+    assert!(pkgs
+        .iter()
+        .any(|p| p.name == "musl" && p.version == "1.1.14-r10"));
 }
 
 #[test]
@@ -238,7 +335,10 @@ fn rpm_roots_get_the_distribution_from_the_tree() {
     let found = collect(&DirTree::new(testdata("pkgdb/rpm/libuuid-bdb"))).unwrap();
     assert_eq!(found.packages.len(), 1);
     let p = &found.packages[0];
-    assert_eq!((p.name.as_str(), p.version.as_str()), ("libuuid", "2.32.1-42.el8_8"));
+    assert_eq!(
+        (p.name.as_str(), p.version.as_str()),
+        ("libuuid", "2.32.1-42.el8_8")
+    );
     assert_eq!(p.source_name.as_deref(), Some("util-linux"));
     assert_eq!(p.source_version.as_deref(), Some("2.32.1-42.el8_8"));
     assert_eq!(p.ecosystem, "rpm", "no os-release in this fixture");
@@ -249,5 +349,8 @@ fn rpm_roots_get_the_distribution_from_the_tree() {
     assert!(hello.purl.contains("epoch=1"), "{}", hello.purl);
     // gpg-pubkey pseudo-packages are not software.
     let upstream = collect(&DirTree::new(testdata("pkgdb/rpm/rpm-upstream-tests"))).unwrap();
-    assert!(upstream.packages.is_empty(), "rpmdb.sqlite outside an rpm dir is not read");
+    assert!(
+        upstream.packages.is_empty(),
+        "rpmdb.sqlite outside an rpm dir is not read"
+    );
 }

@@ -152,6 +152,8 @@ pub struct LayeredTree {
 impl LayeredTree {
     fn lookup(&self, key: &str) -> NodeKind {
         match self.entries.get(key).map(|e| &e.node) {
+            // Layers often omit parent directory entries: a path with children is a directory.
+            None if self.has_children(key) => NodeKind::Dir,
             None => NodeKind::Missing,
             Some(Node::Dir) => NodeKind::Dir,
             Some(Node::File(_)) => NodeKind::File,
@@ -162,6 +164,14 @@ impl LayeredTree {
 
     fn resolve(&self, path: &str) -> Result<(String, NodeKind), TreeError> {
         resolve(path, &mut |key| Ok(self.lookup(key)))
+    }
+
+    fn has_children(&self, key: &str) -> bool {
+        let prefix = format!("{key}/");
+        self.entries
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix))
     }
 
     /// Removes `key` and everything below it that lower layers than `layer` wrote.
