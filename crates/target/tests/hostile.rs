@@ -290,7 +290,7 @@ fn truncated_and_corrupt_archives_are_clear_errors() {
         E::File("big", &content),
     ]));
     let good = dir.path().join("good.tar");
-    docker_archive(&good, &[l.clone()]);
+    docker_archive(&good, std::slice::from_ref(&l));
     let bytes = std::fs::read(&good).unwrap();
 
     // The outer archive cut short: members run past the end.
