@@ -111,8 +111,8 @@ pub(crate) fn apply_layer(
         Compression::None => Box::new(buffered),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
         Compression::Zstd => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(buffered)
-                .map_err(|e| TreeError::corrupt(&job.label, io::Error::other(e.to_string())))?,
+            zstd::stream::read::Decoder::with_buffer(buffered)
+                .map_err(|e| TreeError::corrupt(&job.label, e))?,
         ),
     };
     let bounded = Bounded {

@@ -62,7 +62,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn zstd(data: &[u8]) -> Vec<u8> {
-    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+    zstd::encode_all(data, 3).unwrap()
 }
 
 /// Writes a docker-save tarball holding the given layer blobs, bottom first.
