@@ -1,0 +1,1 @@
+//! CVSS scoring (skeleton; being written).

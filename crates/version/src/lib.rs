@@ -1,0 +1,1 @@
+//! Version ordering per ecosystem (skeleton; being written).
