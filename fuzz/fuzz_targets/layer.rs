@@ -2,7 +2,7 @@
 //! then reads through the merged tree: nothing may panic or escape.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use postwatch_target::{open, FileTree, Limits, OpenOptions};
+use postwatch_target::{open, Limits, OpenOptions};
 use std::io::Write;
 
 fuzz_target!(|data: &[u8]| {

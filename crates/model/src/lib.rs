@@ -136,6 +136,14 @@ pub enum PackageManager {
     Dpkg,
     Apk,
     Rpm,
+    Pip,
+    Npm,
+    Cargo,
+    Go,
+    Maven,
+    Gem,
+    Composer,
+    Nuget,
 }
 
 impl PackageManager {
@@ -144,7 +152,24 @@ impl PackageManager {
             PackageManager::Dpkg => "dpkg",
             PackageManager::Apk => "apk",
             PackageManager::Rpm => "rpm",
+            PackageManager::Pip => "pip",
+            PackageManager::Npm => "npm",
+            PackageManager::Cargo => "cargo",
+            PackageManager::Go => "go",
+            PackageManager::Maven => "maven",
+            PackageManager::Gem => "gem",
+            PackageManager::Composer => "composer",
+            PackageManager::Nuget => "nuget",
         }
+    }
+
+    /// OS package managers match advisories on the source package, only against the
+    /// distribution's own advisories.
+    pub fn is_os(self) -> bool {
+        matches!(
+            self,
+            PackageManager::Dpkg | PackageManager::Apk | PackageManager::Rpm
+        )
     }
 }
 
@@ -192,4 +217,155 @@ pub struct Inventory {
     /// Problems that did not stop the scan (a broken stanza, a skipped tar entry),
     /// each naming the file it concerns.
     pub warnings: Vec<String>,
+    /// The advisory database used, when vulnerabilities were matched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub database: Option<DatabaseInfo>,
+    /// Vulnerabilities found, when an advisory database was used.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub findings: Option<Vec<Finding>>,
+    /// One upgrade per vulnerable package that has a fix: the version that fixes all
+    /// of its fixable findings, and the command.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fixes: Option<Vec<PackageFix>>,
+}
+
+/// The upgrade that fixes everything fixable in one package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageFix {
+    pub name: String,
+    pub version: String,
+    pub ecosystem: String,
+    pub fixed_version: String,
+    pub command: String,
+    /// Ids of the findings it fixes.
+    pub fixes: Vec<String>,
+}
+
+/// How a finding can be fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixState {
+    /// A fixed version exists.
+    Fixed,
+    /// The advisory names no fixed version yet.
+    Unfixed,
+    /// The distribution decided not to fix it (won't fix, ignored, end of life).
+    WontFix,
+}
+
+/// Qualitative severity, the scale every source is mapped onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Unknown,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Unknown => "UNKNOWN",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "UNKNOWN" => Severity::Unknown,
+            "LOW" => Severity::Low,
+            "MEDIUM" => Severity::Medium,
+            "HIGH" => Severity::High,
+            "CRITICAL" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// The CVSS vector a finding's score comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvssScore {
+    pub version: String,
+    pub vector: String,
+    pub score: f64,
+    pub rating: String,
+}
+
+/// CISA Known Exploited Vulnerabilities facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KevInfo {
+    pub cve: String,
+    pub date_added: String,
+    pub known_ransomware_use: bool,
+    pub due_date: String,
+}
+
+/// FIRST EPSS probability of exploitation in the next 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpssInfo {
+    pub cve_score: f64,
+    pub percentile: f64,
+}
+
+/// The package a finding is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingPackage {
+    pub name: String,
+    pub version: String,
+    pub ecosystem: String,
+    pub purl: String,
+    /// The name the advisory lists (the source package for OS packages, when it
+    /// matched on that) and the version compared against it.
+    pub matched_name: String,
+    pub matched_version: String,
+}
+
+/// One vulnerability in one package, with every advisory id that describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The primary id: the first CVE among the merged ids, else the first record id.
+    pub id: String,
+    /// All other ids of the same vulnerability (record ids and their aliases).
+    pub aliases: Vec<String>,
+    /// Ids of the advisory records that matched.
+    pub records: Vec<String>,
+    pub package: FindingPackage,
+    pub severity: Severity,
+    /// Where `severity` came from: `cvss`, `vendor`, or `none`.
+    pub severity_source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<CvssScore>,
+    /// The distribution's or database's own rating, verbatim (`Important`, `medium`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_severity: Option<String>,
+    pub fix_state: FixState,
+    /// Versions that fix it, lowest first.
+    pub fixed_versions: Vec<String>,
+    /// The command that applies the fix with the target's package manager.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kev: Option<KevInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<EpssInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub references: Vec<String>,
+}
+
+/// The advisory database a scan used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    pub path: String,
+    pub updated_at: Option<String>,
+    pub age_hours: Option<f64>,
+    /// Older than the staleness limit (`--db-max-age`).
+    pub stale: bool,
+    pub records: u64,
 }

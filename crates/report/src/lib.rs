@@ -5,8 +5,11 @@
 //! everything shown comes from the inventory it is handed. Pure: returns strings, the
 //! caller writes them.
 
+mod findings;
+mod sarif;
 mod sbom;
 mod table;
+mod vex;
 
 use postwatch_model::Inventory;
 use time::OffsetDateTime;
@@ -18,20 +21,8 @@ pub enum Format {
     Json,
     CycloneDx,
     Spdx,
-}
-
-impl Format {
-    pub const NAMES: [&'static str; 4] = ["table", "json", "cyclonedx", "spdx"];
-
-    pub fn parse(name: &str) -> Option<Format> {
-        Some(match name {
-            "table" => Format::Table,
-            "json" => Format::Json,
-            "cyclonedx" => Format::CycloneDx,
-            "spdx" => Format::Spdx,
-            _ => return None,
-        })
-    }
+    Sarif,
+    OpenVex,
 }
 
 /// Settings that affect rendering.
@@ -47,11 +38,26 @@ pub struct RenderOptions {
 
 /// Renders the inventory in `format`. The result ends with a newline.
 pub fn render(inventory: &Inventory, format: Format, options: &RenderOptions) -> String {
+    let findings = inventory.findings.as_deref().unwrap_or_default();
     let mut out = match format {
-        Format::Table => table::render(inventory, options.width),
+        Format::Table => match &inventory.findings {
+            Some(f) => {
+                let mut text = table::header(inventory);
+                text.push_str(&findings::render(inventory, f, options.width));
+                text
+            }
+            None => table::render(inventory, options.width),
+        },
         Format::Json => json(inventory, options.with_files),
         Format::CycloneDx => pretty(&sbom::cyclonedx(inventory, options.now)),
         Format::Spdx => pretty(&sbom::spdx(inventory, options.now)),
+        Format::Sarif => pretty(&sarif::render(inventory, findings)),
+        Format::OpenVex => pretty(&vex::render(
+            inventory,
+            findings,
+            options.now,
+            &sbom::document_uuid(inventory, options.now),
+        )),
     };
     if !out.ends_with('\n') {
         out.push('\n');
@@ -87,4 +93,25 @@ pub(crate) fn timestamp(now: OffsetDateTime) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// CycloneDX severity words for a vendor rating.
+pub(crate) fn cdx_severity(
+    _source: &str,
+    vendor: &str,
+    fallback: postwatch_model::Severity,
+) -> &'static str {
+    match vendor.to_ascii_lowercase().as_str() {
+        "critical" => "critical",
+        "important" | "high" => "high",
+        "moderate" | "medium" => "medium",
+        "low" | "negligible" | "unimportant" => "low",
+        _ => match fallback {
+            postwatch_model::Severity::Critical => "critical",
+            postwatch_model::Severity::High => "high",
+            postwatch_model::Severity::Medium => "medium",
+            postwatch_model::Severity::Low => "low",
+            postwatch_model::Severity::Unknown => "unknown",
+        },
+    }
 }

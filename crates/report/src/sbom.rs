@@ -13,7 +13,7 @@ const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A UUID (version 4 layout) derived from the content and the time, so that two
 /// documents differ exactly when their inputs do.
-fn document_uuid(inv: &Inventory, now: OffsetDateTime) -> String {
+pub(crate) fn document_uuid(inv: &Inventory, now: OffsetDateTime) -> String {
     let mut h = Sha256::new();
     h.update(inv.target.name.as_bytes());
     h.update(now.unix_timestamp().to_be_bytes());
@@ -101,7 +101,7 @@ pub fn cyclonedx(inv: &Inventory, now: OffsetDateTime) -> Value {
         depends.push(Value::String(p.purl.clone()));
         components.push(c);
     }
-    json!({
+    let mut bom = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
@@ -114,7 +114,69 @@ pub fn cyclonedx(inv: &Inventory, now: OffsetDateTime) -> Value {
         },
         "components": components,
         "dependencies": [{"ref": root_ref, "dependsOn": depends}],
-    })
+    });
+    if let Some(findings) = &inv.findings {
+        bom["vulnerabilities"] =
+            Value::Array(findings.iter().map(cyclonedx_vulnerability).collect());
+    }
+    bom
+}
+
+fn cdx_method(version: &str) -> &'static str {
+    match version {
+        "4.0" => "CVSSv4",
+        "3.1" => "CVSSv31",
+        "3.0" => "CVSSv3",
+        _ => "CVSSv2",
+    }
+}
+
+fn cyclonedx_vulnerability(f: &postwatch_model::Finding) -> Value {
+    let mut ratings = Vec::new();
+    if let Some(c) = &f.cvss {
+        ratings.push(json!({
+            "score": c.score,
+            "severity": c.rating.to_ascii_lowercase(),
+            "method": cdx_method(&c.version),
+            "vector": c.vector,
+        }));
+    }
+    if let Some(v) = &f.vendor_severity {
+        ratings.push(json!({
+            "severity": crate::cdx_severity(f.severity_source.as_str(), v, f.severity),
+            "method": "other",
+            "justification": format!("vendor rating: {v}"),
+        }));
+    }
+    let mut props = vec![
+        json!({"name": "postwatch:fix_state", "value": format!("{:?}", f.fix_state).to_lowercase()}),
+    ];
+    if let Some(k) = &f.kev {
+        props.push(json!({"name": "postwatch:kev:date_added", "value": k.date_added}));
+        props.push(json!({"name": "postwatch:kev:known_ransomware_use", "value": k.known_ransomware_use.to_string()}));
+    }
+    if let Some(e) = f.epss {
+        props.push(json!({"name": "postwatch:epss:score", "value": e.cve_score.to_string()}));
+        props.push(json!({"name": "postwatch:epss:percentile", "value": e.percentile.to_string()}));
+    }
+    let mut v = json!({
+        "bom-ref": format!("{}#{}", f.id, f.package.purl),
+        "id": f.id,
+        "source": {"name": "OSV", "url": format!("https://osv.dev/vulnerability/{}", f.records.first().unwrap_or(&f.id))},
+        "references": f.aliases.iter().map(|a| json!({"id": a, "source": {"name": "OSV", "url": format!("https://osv.dev/vulnerability/{a}")}})).collect::<Vec<_>>(),
+        "ratings": ratings,
+        "advisories": f.references.iter().map(|u| json!({"url": u})).collect::<Vec<_>>(),
+        "affects": [{"ref": f.package.purl, "versions": [{"version": f.package.version, "status": "affected"}]}],
+        "properties": props,
+    });
+    if let Some(s) = &f.summary {
+        v["description"] = Value::String(s.clone());
+    }
+    if let (Some(cmd), Some(fixed)) = (&f.fix_command, f.fixed_versions.last()) {
+        v["recommendation"] =
+            Value::String(format!("Upgrade {} to {fixed}: {cmd}", f.package.name));
+    }
+    v
 }
 
 pub fn spdx(inv: &Inventory, now: OffsetDateTime) -> Value {

@@ -4,7 +4,8 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use postwatch_model::Inventory;
 use std::fmt::Write;
 
-pub fn render(inv: &Inventory, width: Option<u16>) -> String {
+/// The lines about the target, its image and its OS.
+pub fn header(inv: &Inventory) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Target: {} ({})", inv.target.name, inv.target.kind);
     if let Some(image) = &inv.target.image {
@@ -38,7 +39,25 @@ pub fn render(inv: &Inventory, width: Option<u16>) -> String {
             let _ = writeln!(out, "OS:     not detected");
         }
     }
+    if let Some(db) = &inv.database {
+        let _ = writeln!(
+            out,
+            "Advisories: {} records, updated {}{}",
+            db.records,
+            db.updated_at.as_deref().unwrap_or("at an unknown time"),
+            if db.stale {
+                " (STALE: run `postwatch db update`)"
+            } else {
+                ""
+            }
+        );
+    }
     let _ = writeln!(out, "Packages: {}", inv.packages.len());
+    out
+}
+
+pub fn render(inv: &Inventory, width: Option<u16>) -> String {
+    let mut out = header(inv);
     if inv.packages.is_empty() {
         return out;
     }

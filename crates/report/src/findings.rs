@@ -1,0 +1,116 @@
+//! The human view of findings: grouped by package, worst first, then how to fix.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use postwatch_model::{Finding, FixState, Inventory, Severity};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub fn render(inv: &Inventory, findings: &[Finding], width: Option<u16>) -> String {
+    let mut out = String::new();
+    let mut counts: BTreeMap<Severity, usize> = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.severity).or_default() += 1;
+    }
+    let summary: Vec<String> = counts
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{}: {n}", s.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Vulnerabilities: {} in {} packages{}",
+        findings.len(),
+        findings
+            .iter()
+            .map(|f| (&f.package.name, &f.package.version))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        if summary.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", summary.join(", "))
+        }
+    );
+    let kev = findings.iter().filter(|f| f.kev.is_some()).count();
+    if kev > 0 {
+        let _ = writeln!(out, "Known exploited (CISA KEV): {kev}");
+    }
+    if findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "No known vulnerabilities in the {} packages found.",
+            inv.packages.len()
+        );
+        return out;
+    }
+    // Group by package, the group with the worst finding first.
+    let mut groups: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        groups
+            .entry((&f.package.name, &f.package.version))
+            .or_default()
+            .push(f);
+    }
+    let mut ordered: Vec<_> = groups.into_iter().collect();
+    ordered.sort_by(|a, b| {
+        let worst = |v: &Vec<&Finding>| v.iter().map(|f| f.severity).max();
+        worst(&b.1).cmp(&worst(&a.1)).then(a.0.cmp(&b.0))
+    });
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "Package",
+            "Installed",
+            "Vulnerability",
+            "Severity",
+            "Fixed in",
+            "KEV / EPSS",
+        ]);
+    if let Some(w) = width {
+        table.set_width(w);
+    }
+    for ((name, version), mut items) in ordered.iter().cloned() {
+        items.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+        for (i, f) in items.iter().enumerate() {
+            let severity = match &f.cvss {
+                Some(c) => format!("{} ({:.1})", f.severity.as_str(), c.score),
+                None => f.severity.as_str().to_owned(),
+            };
+            let fixed = match f.fix_state {
+                FixState::Fixed => f.fixed_versions.last().cloned().unwrap_or_default(),
+                FixState::Unfixed => "no fix yet".into(),
+                FixState::WontFix => "won't fix".into(),
+            };
+            let mut threat = Vec::new();
+            if f.kev.is_some() {
+                threat.push("KEV".to_owned());
+            }
+            if let Some(e) = f.epss {
+                threat.push(format!("EPSS {:.1}%", e.cve_score * 100.0));
+            }
+            let id = if f.aliases.is_empty() {
+                f.id.clone()
+            } else {
+                format!("{} ({})", f.id, f.aliases.join(", "))
+            };
+            table.add_row([
+                if i == 0 { name } else { "" },
+                if i == 0 { version } else { "" },
+                id.as_str(),
+                severity.as_str(),
+                fixed.as_str(),
+                threat.join(", ").as_str(),
+            ]);
+        }
+    }
+    let _ = writeln!(out, "{table}");
+    if let Some(fixes) = inv.fixes.as_ref().filter(|f| !f.is_empty()) {
+        let _ = writeln!(out, "\nTo fix ({} packages):", fixes.len());
+        for fix in fixes {
+            let _ = writeln!(out, "  {}", fix.command);
+        }
+    }
+    out
+}
