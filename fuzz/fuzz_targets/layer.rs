@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let options = OpenOptions {
         kind: None,
         wanted: &|_| true,
+        probe: None,
         limits: Limits { max_image_bytes: 64 << 20, max_file_bytes: 16 << 20 },
         progress: &|_| {},
     };

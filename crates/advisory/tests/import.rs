@@ -129,6 +129,30 @@ fn malformed_records_and_path_tricks_are_counted_and_skipped() {
 }
 
 #[test]
+fn oversized_records_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // 17 MiB of JSON whitespace compresses to almost nothing but must not be read whole.
+    let mut huge = b"{\"id\":\"HUGE-1\",".to_vec();
+    huge.resize(17 << 20, b' ');
+    huge.extend_from_slice(b"\"modified\":\"x\"}");
+    let zip = dir.path().join("all.zip");
+    write_zip(
+        &zip,
+        &[
+            ("HUGE-1.json", &huge),
+            ("OK-1.json", br#"{"id":"OK-1","modified":"x"}"#),
+        ],
+    );
+    let reports = import(&dir.path().join("a.db"), &[zip]);
+    assert_eq!((reports[0].imported, reports[0].skipped), (1, 1));
+    assert!(
+        reports[0].errors[0].contains("HUGE-1.json") && reports[0].errors[0].contains("limit"),
+        "{:?}",
+        reports[0].errors
+    );
+}
+
+#[test]
 fn kev_and_epss() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");

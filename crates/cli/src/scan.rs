@@ -163,6 +163,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let options = OpenOptions {
         kind: args.kind.map(TargetKind::from),
         wanted: &postwatch_inventory::wants,
+        probe: None,
         limits: Limits {
             max_image_bytes: args.max_image_size,
             ..Limits::default()

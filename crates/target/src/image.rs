@@ -470,6 +470,7 @@ pub(crate) fn load_image(
                 index,
                 label,
                 wanted: options.wanted,
+                probe: options.probe.as_ref(),
                 limits: &options.limits,
                 budget: &mut budget,
             },

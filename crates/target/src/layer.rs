@@ -90,6 +90,8 @@ pub(crate) struct LayerJob<'a> {
     pub label: String,
     /// Which files' contents to keep.
     pub wanted: &'a dyn Fn(&str) -> bool,
+    /// Which files to reduce while reading, and how.
+    pub probe: Option<&'a crate::Probe<'a>>,
     pub limits: &'a Limits,
     /// Bytes of uncompressed tar this image may still expand to.
     pub budget: &'a mut u64,
@@ -184,10 +186,22 @@ fn merge_entries<R: Read>(
             continue; // the root directory itself
         }
         let header_type = entry.header().entry_type();
+        let mode = entry.header().mode().unwrap_or(0);
+        let size = entry.size();
         let node = match header_type {
             tar::EntryType::Directory => Node::Dir,
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                if (job.wanted)(&key) {
+                let probe = job
+                    .probe
+                    .filter(|p| (p.applies)(&key, mode, size) && size <= job.limits.max_file_bytes);
+                if let (Some(probe), false) = (probe, (job.wanted)(&key)) {
+                    let mut buf = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut buf).map_err(map_err)?;
+                    match (probe.run)(&key, &buf) {
+                        Some(result) => Node::Probed(Arc::from(result)),
+                        None => Node::File(None),
+                    }
+                } else if (job.wanted)(&key) {
                     let size = entry.size();
                     if size > job.limits.max_file_bytes {
                         warnings.push(format!(
@@ -230,7 +244,7 @@ fn merge_entries<R: Read>(
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
             _ => Node::Other,
         };
-        tree.insert(key, job.index, node);
+        tree.insert(key, job.index, node, size, mode);
     }
     Ok(())
 }

@@ -95,12 +95,26 @@ pub enum Progress {
     Finish,
 }
 
+/// Extracts what a collector keeps from a file's bytes (path, bytes), or `None`.
+pub type ProbeFn = dyn Fn(&str, &[u8]) -> Option<Vec<u8>>;
+
+/// Files an image reader hands to a collector while reading its layers, keeping only
+/// what the collector extracts (e.g. a Go binary's build info) instead of the file.
+pub struct Probe<'a> {
+    /// Whether a file (path, tar mode, size) is a candidate.
+    pub applies: &'a dyn Fn(&str, u32, u64) -> bool,
+    /// Extracts what to keep, or `None` when the file holds nothing of interest.
+    pub run: &'a ProbeFn,
+}
+
 /// How to open a target.
 pub struct OpenOptions<'a> {
     /// Force a target type instead of detecting it.
     pub kind: Option<TargetKind>,
     /// Which image paths (relative, e.g. `var/lib/dpkg/status`) to keep contents of.
     pub wanted: &'a dyn Fn(&str) -> bool,
+    /// Files to reduce while image layers are read.
+    pub probe: Option<Probe<'a>>,
     pub limits: Limits,
     pub progress: &'a dyn Fn(Progress),
 }

@@ -21,6 +21,16 @@ pub trait FileTree: Send + Sync {
     fn list_dir(&self, path: &str) -> Result<Vec<String>, TreeError>;
     /// The resolved path of `path` (symlinks followed) when it exists.
     fn canonical(&self, path: &str) -> Result<Option<String>, TreeError>;
+    /// Visits every regular file (not following symlinks), with its size and mode,
+    /// in no particular order. `skip_dir` is asked before descending into a directory.
+    fn walk(
+        &self,
+        skip_dir: &dyn Fn(&str) -> bool,
+        visit: &mut dyn FnMut(&str, u64, u32),
+    ) -> Result<(), TreeError>;
+    /// The result of `run` on a file's bytes. Images run it while their layers are
+    /// read (see [`crate::Probe`]) and keep only the result; directories run it now.
+    fn probe(&self, path: &str, run: &crate::ProbeFn) -> Result<Option<Vec<u8>>, TreeError>;
 }
 
 /// A root filesystem in a directory on disk (an unpacked image, a chroot, or `/`).
@@ -123,6 +133,46 @@ impl FileTree for DirTree {
         let (key, kind) = self.resolve(path)?;
         Ok((!matches!(kind, NodeKind::Missing)).then_some(key))
     }
+
+    fn walk(
+        &self,
+        skip_dir: &dyn Fn(&str) -> bool,
+        visit: &mut dyn FnMut(&str, u64, u32),
+    ) -> Result<(), TreeError> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mut stack = vec![String::new()];
+        while let Some(dir) = stack.pop() {
+            let full = self.root.join(&dir);
+            let entries = match fs::read_dir(&full) {
+                Ok(e) => e,
+                // Unreadable directories (permissions, races on a live host) are skipped.
+                Err(_) => continue,
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let rel = if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                };
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    if !skip_dir(&rel) {
+                        stack.push(rel);
+                    }
+                } else if ft.is_file() {
+                    if let Ok(meta) = entry.metadata() {
+                        visit(&rel, meta.size(), meta.permissions().mode());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn probe(&self, path: &str, run: &crate::ProbeFn) -> Result<Option<Vec<u8>>, TreeError> {
+        Ok(self.read(path)?.and_then(|bytes| run(path, &bytes)))
+    }
 }
 
 /// One entry of a merged image filesystem.
@@ -131,6 +181,9 @@ pub(crate) enum Node {
     Dir,
     /// A regular file; its bytes are kept only when a collector asked for the path.
     File(Option<Arc<[u8]>>),
+    /// A regular file reduced by a [`crate::Probe`] while its layer was read: only the
+    /// probe's result is kept.
+    Probed(Arc<[u8]>),
     Symlink(String),
     Other,
 }
@@ -140,6 +193,8 @@ pub(crate) struct Entry {
     /// Index of the layer that wrote the entry; whiteouts only hide lower layers.
     pub layer: usize,
     pub node: Node,
+    pub size: u64,
+    pub mode: u32,
 }
 
 /// An image's layers merged into one tree, held in memory: every path with its type,
@@ -156,7 +211,7 @@ impl LayeredTree {
             None if self.has_children(key) => NodeKind::Dir,
             None => NodeKind::Missing,
             Some(Node::Dir) => NodeKind::Dir,
-            Some(Node::File(_)) => NodeKind::File,
+            Some(Node::File(_) | Node::Probed(_)) => NodeKind::File,
             Some(Node::Symlink(t)) => NodeKind::Symlink(t.clone()),
             Some(Node::Other) => NodeKind::Other,
         }
@@ -205,7 +260,7 @@ impl LayeredTree {
         }
     }
 
-    pub(crate) fn insert(&mut self, key: String, layer: usize, node: Node) {
+    pub(crate) fn insert(&mut self, key: String, layer: usize, node: Node, size: u64, mode: u32) {
         // A non-directory replaces whatever a lower layer had below the same path.
         if !matches!(node, Node::Dir) {
             self.remove_lower_children(&key, layer);
@@ -216,7 +271,15 @@ impl LayeredTree {
                 return;
             }
         }
-        self.entries.insert(key, Entry { layer, node });
+        self.entries.insert(
+            key,
+            Entry {
+                layer,
+                node,
+                size,
+                mode,
+            },
+        );
     }
 
     /// Looks up a hardlink target as it stands now, for copying its contents.
@@ -245,7 +308,7 @@ impl FileTree for LayeredTree {
         }
         match self.entries.get(&key).map(|e| &e.node) {
             Some(Node::File(Some(bytes))) => Ok(Some(bytes.to_vec())),
-            Some(Node::File(None)) => Err(TreeError::NotCaptured(key)),
+            Some(Node::File(None) | Node::Probed(_)) => Err(TreeError::NotCaptured(key)),
             _ => Ok(None),
         }
     }
@@ -275,6 +338,40 @@ impl FileTree for LayeredTree {
     fn canonical(&self, path: &str) -> Result<Option<String>, TreeError> {
         let (key, kind) = self.resolve(path)?;
         Ok((!matches!(kind, NodeKind::Missing)).then_some(key))
+    }
+
+    fn walk(
+        &self,
+        skip_dir: &dyn Fn(&str) -> bool,
+        visit: &mut dyn FnMut(&str, u64, u32),
+    ) -> Result<(), TreeError> {
+        let mut skipped: Option<String> = None;
+        for (key, entry) in &self.entries {
+            if let Some(prefix) = &skipped {
+                if key.starts_with(prefix.as_str()) {
+                    continue;
+                }
+                skipped = None;
+            }
+            match entry.node {
+                Node::Dir if skip_dir(key) => skipped = Some(format!("{key}/")),
+                Node::File(_) | Node::Probed(_) => visit(key, entry.size, entry.mode),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn probe(&self, path: &str, run: &crate::ProbeFn) -> Result<Option<Vec<u8>>, TreeError> {
+        let (key, kind) = self.resolve(path)?;
+        if !matches!(kind, NodeKind::File) {
+            return Ok(None);
+        }
+        Ok(match self.entries.get(&key).map(|e| &e.node) {
+            Some(Node::Probed(result)) => Some(result.to_vec()),
+            Some(Node::File(Some(bytes))) => run(path, bytes),
+            _ => None,
+        })
     }
 }
 

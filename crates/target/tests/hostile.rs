@@ -103,6 +103,7 @@ fn open_with(path: &Path, limits: Limits) -> Result<OpenedTarget, TreeError> {
         &OpenOptions {
             kind: None,
             wanted: &want_all,
+            probe: None,
             limits,
             progress: &no_progress,
         },

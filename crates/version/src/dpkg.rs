@@ -1,11 +1,12 @@
 //! Debian package versions, `[epoch:]upstream[-revision]`, ordered as
 //! `dpkg --compare-versions` (dpkg 1.21) orders them.
 //!
-//! Written here rather than taken from a crate (`debversion`) because the behaviour
-//! that matters is dpkg's exact parser: it only *warns* about an upstream part that
-//! does not start with a digit or holds characters outside its alphabet, and still
-//! compares such versions, so this module accepts them too; only what dpkg rejects
-//! outright (empty parts, embedded blanks, a bad epoch) is an error.
+//! Written here rather than with the `debversion` crate, which orders every vector row
+//! correctly but parses differently from dpkg: it refuses `1.0 ` (dpkg trims blanks)
+//! and versions dpkg only *warns* about (characters outside its alphabet), and pulls
+//! in chrono, regex and num-bigint. Like dpkg, this module accepts those warning-level
+//! versions and compares them; only what dpkg rejects outright (empty parts, embedded
+//! blanks, a bad epoch) is an error.
 //!
 //! Ordering: epochs numerically, then upstream and revision with dpkg's `verrevcmp`:
 //! alternating non-digit runs (compared character by character with `~` before the

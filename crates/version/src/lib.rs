@@ -6,10 +6,9 @@
 //! RubyGems (`Gem::Version`), Composer and NuGet — and mapping OSV ecosystem names
 //! (`Debian:12`, `Alpine:v3.18`, `PyPI`, …) to the ordering family they use.
 //!
-//! Pure: no I/O, no global state, no allocation beyond the values returned. Every
-//! input is untrusted text: a malformed version is a [`VersionError`], never a panic,
-//! and numbers longer than any machine integer still order correctly where the
-//! ecosystem allows them.
+//! Pure: no I/O and no global state. Every input is untrusted text: a malformed
+//! version is a [`VersionError`], never a panic, and numbers longer than any machine
+//! integer still order correctly where the ecosystem allows them.
 //!
 //! Must not: read files or the network, know about packages, advisories or operating
 //! systems (that is the matcher's and `postwatch-inventory`'s job), or "fix" an

@@ -13,7 +13,7 @@
 //! empty qualifier ("padding") and trailing zeros are dropped, so `1` = `1.0.0` and
 //! `1-ga` ~ `1`.
 //!
-//! Written here because no crate tracks `ComparableVersion` as Maven has it now.
+//! Written here because no crate tracks `ComparableVersion` since MNG-7644/MNG-7714.
 //! Faithful to Java where it shows: parsing runs over UTF-16 code units, qualifiers
 //! compare as Java strings, only ASCII `0-9` split numbers from words but a combined
 //! item's number may use other Unicode digits, and the rare strings Java throws on

@@ -11,7 +11,9 @@
 //!
 //! Two named branches (`dev-main`, `dev-feature`) have no order in Composer; here the
 //! same branch is equal and different ones order by name, so the ordering stays total.
-//! Written here because no Rust crate implements Composer's normaliser.
+//! Written here because no Rust crate implements Composer's normaliser. Checked against
+//! composer/semver itself (its current classical and date patterns) and PHP's
+//! `version_compare` on generated strings.
 
 use std::cmp::Ordering;
 

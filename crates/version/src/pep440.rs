@@ -12,8 +12,10 @@
 //! pre- or post-release's dev builds first), then the local version (none < any;
 //! segment by segment, words before numbers). Numbers are unbounded, as in Python.
 //!
-//! Written here rather than with `pep440_rs` because that crate stores numbers in
-//! `u64` and follows its own normalisation in corner cases; `packaging` is the oracle.
+//! Written here rather than with `pep440_rs`, which orders every vector row correctly
+//! but refuses versions `packaging` accepts: numbers beyond `u64`
+//! (`1.99999999999999999999999`) and surrounding Unicode whitespace. Checked against
+//! `packaging` 26.4 itself on 150,000 generated strings besides the vectors.
 
 use std::cmp::Ordering;
 use std::fmt;

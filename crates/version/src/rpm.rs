@@ -15,8 +15,8 @@
 //!   for dependency ranges: a bare version matches any release).
 //!
 //! Written here because no maintained crate implements rpm 4.18's tilde *and* caret
-//! rules together with its EVR split; the algorithm is small and the upstream test
-//! table is part of the vectors.
+//! rules together with its EVR split; the algorithm is small, the upstream test
+//! table is part of the vectors, and it was checked against rpm 4.18 on generated pairs.
 
 use std::cmp::Ordering;
 
