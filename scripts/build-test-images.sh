@@ -16,7 +16,12 @@
 #         curl and libcurl4 with dpkg and deletes os-release (whiteouts in a real layer);
 #         written as NAME.oci (gzip), NAME.oci-zstd (zstd layers, by skopeo) and
 #         NAME.docker.tar, with NAME.dpkg.tsv read from the modified root.
-# (postwatch copy: adds bookworm-layered to the shared script.)
+#         bookworm-pyapp: bookworm with python3-requests from Debian (its egg-info is
+#         owned by dpkg) plus a second layer with an application's pinned old Python
+#         dependencies (/app/site-packages, the dist-info sets of testdata/pkgdb/python);
+#         written as NAME.docker.tar, NAME.oci and NAME.rootfs, with NAME.dpkg.tsv and
+#         NAME.pypi.tsv (name<TAB>version of every dist-info in the app layer).
+# (postwatch copy: adds bookworm-layered and bookworm-pyapp to the shared script.)
 # An image already built is kept. Takes about 5 minutes on 2 cores the first time.
 # Package versions follow the archive, so compare against NAME.dpkg.tsv, never against
 # stored lists.
@@ -88,8 +93,44 @@ build_layered() {
   echo "$name: $(wc -l < "$out/$name.dpkg.tsv") packages, $((SECONDS - t0)) s"
 }
 
+# Debian's python3-requests plus an app layer of pinned old PyPI packages.
+build_pyapp() {
+  local name=bookworm-pyapp
+  local here; here=$(cd "$(dirname "$0")/.." && pwd)
+  if [ -f "$out/$name.pypi.tsv" ] && [ -f "$out/$name.docker.tar" ]; then
+    echo "$name: already built"; return
+  fi
+  local t0=$SECONDS work="$out/$name.tmp"
+  rm -rf "$work" "$out/$name".*
+  mkdir -p "$work/app/app/site-packages"
+  mmdebstrap --quiet --variant=minbase --include=python3,python3-requests \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    bookworm "$work/layer.tar" "$mirror"
+  cp -r "$here"/testdata/pkgdb/python/site-packages/*.dist-info "$work/app/app/site-packages/"
+  tar -C "$work/app" --numeric-owner --owner=0 --group=0 -cf "$work/app.tar" app
+  mkdir -p "$out/$name.rootfs"
+  tar -C "$out/$name.rootfs" --numeric-owner --exclude='./dev/*' -xf "$work/layer.tar" 2>/dev/null || true
+  tar -C "$out/$name.rootfs" -xf "$work/app.tar"
+  dpkg-query --admindir="$out/$name.rootfs/var/lib/dpkg" -W \
+    -f='${Package}\t${Version}\t${source:Package}\t${Architecture}\n' | sort > "$out/$name.dpkg.tsv"
+  for d in "$work"/app/app/site-packages/*.dist-info; do
+    awk -F': ' '/^Name: /{n=$2} /^Version: /{v=$2} /^$/{exit} END{print n "\t" v}' "$d/METADATA"
+  done | sort > "$out/$name.pypi.tsv"
+  umoci init --layout "$work/oci"
+  umoci new --image "$work/oci:1"
+  umoci raw add-layer --image "$work/oci:1" "$work/layer.tar"
+  umoci raw add-layer --image "$work/oci:1" "$work/app.tar"
+  umoci config --image "$work/oci:1" --config.cmd /usr/bin/python3 --os linux --architecture amd64
+  umoci gc --layout "$work/oci"
+  mv "$work/oci" "$out/$name.oci"
+  skopeo copy -q "oci:$out/$name.oci:1" "docker-archive:$out/$name.docker.tar:postwatch-test/$name:1"
+  rm -rf "$work"
+  echo "$name: $(wc -l < "$out/$name.dpkg.tsv") dpkg + $(wc -l < "$out/$name.pypi.tsv") PyPI packages, $((SECONDS - t0)) s"
+}
+
 build bookworm-minbase bookworm ""
 build bookworm-py bookworm "python3,openssl,curl,ca-certificates"
 build bullseye-py bullseye "python3,openssl,ca-certificates"
 build_layered
+build_pyapp
 echo "images in $out"

@@ -64,15 +64,10 @@ impl AdvisoryError {
 /// Now, as RFC 3339 UTC with second precision.
 pub fn now_rfc3339() -> String {
     let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Seconds since an RFC 3339 timestamp written by [`now_rfc3339`], if it parses.

@@ -2,16 +2,9 @@
 
 mod common;
 
-use common::{images_dir, postwatch, run, scan_json};
+use common::{images_dir, postwatch, run, scan_json, testdata};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

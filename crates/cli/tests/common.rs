@@ -5,6 +5,13 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A path under the repository's testdata/.
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
 /// The binary, with no advisory database unless a test passes `--db`.
 pub fn postwatch() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_postwatch"));

@@ -84,15 +84,10 @@ fn json(inventory: &Inventory, with_files: bool) -> String {
 /// RFC 3339 in UTC, second precision, as both SBOM formats want.
 pub(crate) fn timestamp(now: OffsetDateTime) -> String {
     let t = now.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// CycloneDX severity words for a vendor rating.
