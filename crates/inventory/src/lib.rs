@@ -11,6 +11,7 @@ pub mod apk;
 mod control;
 pub mod dpkg;
 pub mod identity;
+pub mod lang;
 pub mod os;
 pub mod rpm;
 
@@ -43,8 +44,35 @@ pub struct Collected {
     pub warnings: Vec<String>,
 }
 
+/// Which kinds of packages to collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageTypes {
+    pub os: bool,
+    pub language: bool,
+}
+
+impl Default for PackageTypes {
+    fn default() -> Self {
+        PackageTypes {
+            os: true,
+            language: true,
+        }
+    }
+}
+
 /// Reads the OS identity and every OS package database in `tree`.
 pub fn collect(tree: &dyn FileTree) -> Result<Collected, TreeError> {
+    collect_types(
+        tree,
+        PackageTypes {
+            os: true,
+            language: false,
+        },
+    )
+}
+
+/// Reads the OS identity, the OS package databases and/or the language packages.
+pub fn collect_types(tree: &dyn FileTree, types: PackageTypes) -> Result<Collected, TreeError> {
     let mut warnings = Vec::new();
     let mut read_text = |path: &str| -> Option<String> {
         match tree.read(path) {
@@ -58,9 +86,12 @@ pub fn collect(tree: &dyn FileTree) -> Result<Collected, TreeError> {
     };
     let os = os::detect(&mut read_text);
     let mut packages = Vec::new();
+    // OS databases are read even when only language packages are wanted: what they
+    // own is not reported twice.
     collect_dpkg(tree, os.as_ref(), &mut packages, &mut warnings)?;
     collect_apk(tree, os.as_ref(), &mut packages, &mut warnings)?;
     collect_rpm(tree, os.as_ref(), &mut packages, &mut warnings)?;
+    let _ = types;
     packages.sort_by(|a, b| {
         (a.package_manager, &a.name, &a.arch, &a.version).cmp(&(
             b.package_manager,
