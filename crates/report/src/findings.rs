@@ -74,9 +74,19 @@ pub fn render(inv: &Inventory, findings: &[Finding], width: Option<u16>) -> Stri
     for ((name, version), mut items) in ordered.iter().cloned() {
         items.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
         for (i, f) in items.iter().enumerate() {
-            let severity = match &f.cvss {
-                Some(c) => format!("{} ({:.1})", f.severity.as_str(), c.score),
-                None => f.severity.as_str().to_owned(),
+            // The headline severity, then the CVSS score and the vendor's own word
+            // beside it, so a reader sees both when they disagree.
+            let mut detail = Vec::new();
+            if let Some(c) = &f.cvss {
+                detail.push(format!("CVSS {:.1}", c.score));
+            }
+            if let Some(v) = &f.vendor_severity {
+                detail.push(format!("vendor: {v}"));
+            }
+            let severity = if detail.is_empty() {
+                f.severity.as_str().to_owned()
+            } else {
+                format!("{} ({})", f.severity.as_str(), detail.join(", "))
             };
             let fixed = match f.fix_state {
                 FixState::Fixed => f.fixed_versions.last().cloned().unwrap_or_default(),
