@@ -11,7 +11,6 @@ pub mod apk;
 mod control;
 pub mod dpkg;
 pub mod identity;
-pub mod lang;
 pub mod os;
 pub mod rpm;
 
