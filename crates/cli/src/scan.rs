@@ -5,6 +5,7 @@ use crate::output::{emit, now, progress_reporter, table_width};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use postwatch_advisory::{age_seconds, Store, Table};
+use postwatch_inventory::PackageTypes;
 use postwatch_model::{
     DatabaseInfo, FixState, Inventory, Severity, Target, TargetKind, SCAN_SCHEMA_VERSION,
 };
@@ -31,6 +32,14 @@ impl From<TypeArg> for TargetKind {
             TypeArg::OciArchive => TargetKind::OciArchive,
         }
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PkgTypeArg {
+    /// Operating system packages: dpkg, apk, rpm.
+    Os,
+    /// Language packages: installed ones and lockfile pins.
+    Lang,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -67,13 +76,19 @@ pub const LONG_ABOUT: &str = "List the operating system and installed packages o
         TARGET is one of:\n  \
         host            this machine, read from /\n  \
         DIR             a root filesystem (an unpacked image, a chroot, a mounted disk)\n  \
+        DIR             a project folder (its lockfiles: Cargo.lock, package-lock.json, poetry.lock, go.mod, …)\n  \
         DIR             an OCI image layout (has oci-layout and index.json)\n  \
         FILE.tar        a `docker save` tarball or an OCI archive (a tar of a layout)\n\n\
         The kind is detected; --type forces it. Image layers may be plain, gzip or zstd; \
         they are read in one pass, in memory, without unpacking to disk.\n\n\
         Vulnerabilities are matched when an advisory database exists (`postwatch db update`); \
         OS packages are matched on their source package and only against their own \
-        distribution's advisories, so backported fixes are not reported.";
+        distribution's advisories, so backported fixes are not reported.\n\n\
+        Language packages are found installed (dist-info, node_modules, gemspecs, Go and \
+        cargo-auditable binaries, jars) and pinned in lockfiles, and matched against their \
+        registry's advisories (PyPI, npm, crates.io, Go, Maven, RubyGems, Packagist, NuGet). \
+        One that an OS package installed (Debian's python3-requests) is reported once, as \
+        the OS package.";
 
 pub const AFTER_HELP: &str = "Examples:\n  postwatch scan host\n  postwatch scan nginx.tar --severity HIGH,CRITICAL --ignore-unfixed\n  postwatch scan nginx.tar --fail-on CRITICAL --format sarif -o nginx.sarif\n  postwatch scan ./rootfs --explain CVE-2023-4807\n  postwatch scan ./oci-dir --no-vulns --format spdx";
 
@@ -84,6 +99,13 @@ pub struct ScanArgs {
     /// Force the target type instead of detecting it.
     #[arg(long = "type", value_enum)]
     kind: Option<TypeArg>,
+    /// Package kinds to report (comma-separated): `os` (dpkg, apk, rpm) and `lang`
+    /// (Python, Node, Rust, Go, Java, Ruby, PHP, .NET).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "os,lang")]
+    pkg_types: Vec<PkgTypeArg>,
+    /// Report lockfiles' development-only dependencies too.
+    #[arg(long)]
+    include_dev_deps: bool,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "table")]
     format: FormatArg,
@@ -160,10 +182,15 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     };
     let progress = progress_reporter();
+    let types = PackageTypes {
+        os: args.pkg_types.contains(&PkgTypeArg::Os),
+        language: args.pkg_types.contains(&PkgTypeArg::Lang),
+        include_dev: args.include_dev_deps,
+    };
     let options = OpenOptions {
         kind: args.kind.map(TargetKind::from),
         wanted: &postwatch_inventory::wants,
-        probe: None,
+        probe: types.language.then(postwatch_inventory::probe),
         limits: Limits {
             max_image_bytes: args.max_image_size,
             ..Limits::default()
@@ -172,7 +199,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     };
     let opened = postwatch_target::open(&args.target, &options)
         .with_context(|| format!("cannot scan {:?}", args.target))?;
-    let collected = postwatch_inventory::collect(opened.tree.as_ref())
+    let collected = postwatch_inventory::collect_types(opened.tree.as_ref(), types)
         .with_context(|| format!("cannot read packages in {:?}", args.target))?;
     let mut warnings = opened.warnings;
     warnings.extend(collected.warnings);

@@ -253,7 +253,7 @@ fn host_scan_matches_dpkg_query() {
         .collect();
     let mut cmd = postwatch();
     let out = cmd
-        .args(["scan", "host", "-f", "json", "-q"])
+        .args(["scan", "host", "-f", "json", "-q", "--pkg-types", "os"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

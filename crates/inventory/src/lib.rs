@@ -1,9 +1,10 @@
 //! Finds what is installed in a file tree: the operating system (`os-release` and its
-//! relatives) and the OS packages from dpkg, apk and rpm databases, with the files each
-//! package owns.
+//! relatives), the OS packages from dpkg, apk and rpm databases, and the language
+//! packages (Python, Node, Rust, Go, Java, Ruby, PHP, .NET) installed or pinned in
+//! lockfiles, with the files each package owns.
 //!
-//! Owns: the database formats and turning their records into [`Package`]s with an OSV
-//! ecosystem and a PURL. Must not: open targets (that is `postwatch-target`), match
+//! Owns: the database and lockfile formats and turning their records into
+//! [`Package`]s with an OSV ecosystem and a PURL. Must not: open targets (that is `postwatch-target`), match
 //! advisories, or print. Parsers work on bytes so they can be tested and fuzzed
 //! without a filesystem; only [`collect`] touches a [`FileTree`].
 
@@ -11,15 +12,25 @@ pub mod apk;
 mod control;
 pub mod dpkg;
 pub mod identity;
+pub mod lang;
+pub mod lang_files;
 pub mod os;
 pub mod rpm;
 
 use identity::{ecosystem, purl, PurlParts};
 use postwatch_model::{OsInfo, Package, PackageManager};
 use postwatch_target::{FileTree, TreeError};
+use std::collections::HashSet;
+
+pub use lang_files::probe;
 
 /// The paths whose contents collectors read, for image readers that keep only those.
 pub fn wants(path: &str) -> bool {
+    os_wants(path) || lang_files::wants(path)
+}
+
+/// The paths the OS detectors read.
+fn os_wants(path: &str) -> bool {
     if os::OS_FILES.contains(&path) || path == dpkg::STATUS || path == apk::INSTALLED {
         return true;
     }
@@ -48,6 +59,8 @@ pub struct Collected {
 pub struct PackageTypes {
     pub os: bool,
     pub language: bool,
+    /// Also report lockfiles' development-only dependencies.
+    pub include_dev: bool,
 }
 
 impl Default for PackageTypes {
@@ -55,6 +68,7 @@ impl Default for PackageTypes {
         PackageTypes {
             os: true,
             language: true,
+            include_dev: false,
         }
     }
 }
@@ -66,6 +80,7 @@ pub fn collect(tree: &dyn FileTree) -> Result<Collected, TreeError> {
         PackageTypes {
             os: true,
             language: false,
+            include_dev: false,
         },
     )
 }
@@ -90,13 +105,28 @@ pub fn collect_types(tree: &dyn FileTree, types: PackageTypes) -> Result<Collect
     collect_dpkg(tree, os.as_ref(), &mut packages, &mut warnings)?;
     collect_apk(tree, os.as_ref(), &mut packages, &mut warnings)?;
     collect_rpm(tree, os.as_ref(), &mut packages, &mut warnings)?;
-    let _ = types;
+    if types.language {
+        let os_owned: HashSet<&str> = packages
+            .iter()
+            .flat_map(|p| p.files.iter().map(String::as_str))
+            .collect();
+        let options = lang_files::LangOptions {
+            include_dev: types.include_dev,
+            os_owned: &os_owned,
+        };
+        let language = lang_files::collect(tree, &options, &mut warnings)?;
+        packages.extend(language);
+    }
+    if !types.os {
+        packages.retain(|p| !p.package_manager.is_os());
+    }
     packages.sort_by(|a, b| {
-        (a.package_manager, &a.name, &a.arch, &a.version).cmp(&(
+        (a.package_manager, &a.name, &a.arch, &a.version, &a.found_in).cmp(&(
             b.package_manager,
             &b.name,
             &b.arch,
             &b.version,
+            &b.found_in,
         ))
     });
     Ok(Collected {
