@@ -1,0 +1,1 @@
+//! placeholder: the fanotify watcher is written in its own change.
