@@ -3,6 +3,7 @@
 //! behaviour only: flags, progress, messages, exit codes, writing output atomically.
 
 mod db;
+mod inuse;
 mod output;
 mod scan;
 mod tools;

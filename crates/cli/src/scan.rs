@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use postwatch_advisory::{age_seconds, Store, Table};
 use postwatch_inventory::PackageTypes;
 use postwatch_model::{
-    DatabaseInfo, FixState, Inventory, Severity, Target, TargetKind, SCAN_SCHEMA_VERSION,
+    DatabaseInfo, FixState, InUse, Inventory, Severity, Target, TargetKind, SCAN_SCHEMA_VERSION,
 };
 use postwatch_report::{render, Format, RenderOptions};
 use postwatch_target::{Limits, OpenOptions};
@@ -127,6 +127,14 @@ pub struct ScanArgs {
     /// Hide findings that have no fixed version yet (and won't-fix ones).
     #[arg(long)]
     ignore_unfixed: bool,
+    /// Check which packages running processes have loaded (executables, mapped
+    /// libraries, open files, read from /proc) and mark each finding in use or not.
+    /// For `host` and for root filesystems that processes run chrooted in.
+    #[arg(long)]
+    in_use: bool,
+    /// Show only findings in packages loaded by a running process (implies --in-use).
+    #[arg(long)]
+    in_use_only: bool,
     /// Explain why each package is or is not affected by ID (an advisory id or alias):
     /// every range evaluated and every comparison made.
     #[arg(long, value_name = "ID")]
@@ -204,6 +212,25 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut warnings = opened.warnings;
     warnings.extend(collected.warnings);
     timing("inventory", started);
+    let gathered = if args.in_use || args.in_use_only {
+        let since = std::time::Instant::now();
+        let g = crate::inuse::gather(
+            &args.target,
+            opened.kind,
+            opened.tree.as_ref(),
+            &collected.packages,
+        )?;
+        if g.is_none() {
+            warnings.push(format!(
+                "--in-use: {} is an image, and nothing of an image runs until it is a container; findings stay `unknown` (scan the container's root, /proc/<pid>/root, instead)",
+                args.target
+            ));
+        }
+        timing("in-use", since);
+        g
+    } else {
+        None
+    };
     let mut inventory = Inventory {
         schema_version: SCAN_SCHEMA_VERSION.to_owned(),
         target: Target {
@@ -217,6 +244,8 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         database: None,
         findings: None,
         fixes: None,
+        in_use: gathered.as_ref().map(crate::inuse::packages_only),
+        risk: None,
     };
 
     let wants_vulns = !args.no_vulns && !matches!(args.format, FormatArg::Spdx);
@@ -230,7 +259,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
                 let matching = std::time::Instant::now();
-                attach_findings(&mut inventory, &store, &args)?;
+                attach_findings(&mut inventory, &store, &args, gathered.as_ref())?;
                 timing("match", matching);
             }
             Err(e) if args.explain.is_some() || args.fail_on.is_some() => bail!(e),
@@ -275,7 +304,12 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn attach_findings(inventory: &mut Inventory, store: &Store, args: &ScanArgs) -> Result<()> {
+fn attach_findings(
+    inventory: &mut Inventory,
+    store: &Store,
+    args: &ScanArgs,
+    gathered: Option<&crate::inuse::Gathered>,
+) -> Result<()> {
     let updated_at = store.meta("updated_at")?;
     let age = updated_at.as_deref().and_then(age_seconds);
     let stale = age.is_none_or(|s| s >= args.db_max_age as i64 * 3600);
@@ -295,12 +329,20 @@ fn attach_findings(inventory: &mut Inventory, store: &Store, args: &ScanArgs) ->
     });
     let report = postwatch_matcher::match_packages(&inventory.packages, store)?;
     inventory.warnings.extend(report.warnings);
-    let findings: Vec<_> = report
+    let mut findings: Vec<_> = report
         .findings
         .into_iter()
         .filter(|f| args.severity.is_empty() || args.severity.contains(&f.severity))
         .filter(|f| !args.ignore_unfixed || f.fix_state == FixState::Fixed)
         .collect();
+    if let Some(g) = gathered {
+        inventory.in_use = Some(crate::inuse::apply(&mut findings, g));
+    }
+    postwatch_matcher::risk::rescore_and_sort(&mut findings);
+    if args.in_use_only {
+        findings.retain(|f| f.in_use == InUse::Yes);
+    }
+    inventory.risk = Some(postwatch_matcher::risk::summarize(&findings));
     inventory.fixes = Some(postwatch_matcher::package_fixes(
         &inventory.packages,
         &findings,

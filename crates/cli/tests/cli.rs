@@ -99,7 +99,7 @@ fn sboms_pass_the_reference_validators() {
 fn json_is_versioned_and_files_are_opt_in() {
     let target = testdata("pkgdb/apk/alpine-3.18-scalibr");
     let plain = scan_json(&target);
-    assert_eq!(plain["schema_version"], "1.0");
+    assert_eq!(plain["schema_version"], "1.1");
     assert_eq!(plain["target"]["type"], "rootfs");
     assert!(plain["packages"][0].get("files").is_none());
     assert!(plain["packages"][0]["file_count"].as_u64().unwrap() > 0);

@@ -62,7 +62,7 @@ fn every_form_gives_exactly_the_dpkg_query_list() {
                 missing.is_empty() && extra.is_empty(),
                 "{name}.{form}: missing {missing:?}, extra {extra:?}"
             );
-            assert_eq!(scan["schema_version"], "1.0");
+            assert_eq!(scan["schema_version"], "1.1");
             assert_eq!(scan["os"]["id"], "debian", "{name}.{form}");
             let eco = if name.starts_with("bullseye") {
                 "Debian:11"

@@ -7,12 +7,17 @@
 //! packages or advisories — turning files into packages is the caller's job, with the
 //! ownership data from `postwatch-inventory`.
 
+pub mod attribute;
+pub mod container;
 pub mod fanotify;
+pub mod snapshot;
 
 use std::time::SystemTime;
 
 /// How a process used a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// The process's executable (`/proc/<pid>/exe`) or an exec event.

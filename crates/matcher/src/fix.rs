@@ -29,6 +29,11 @@ pub fn command(manager: PackageManager, name: &str, fixed: &str) -> String {
         PackageManager::Cargo => {
             format!("cargo update -p {} --precise {}", quote(name), quote(fixed))
         }
+        // The standard library comes with the toolchain: raise it, then rebuild.
+        PackageManager::Go if name == "stdlib" => format!(
+            "go get {}",
+            quote(&format!("toolchain@go{}", fixed.trim_start_matches("go")))
+        ),
         PackageManager::Go => format!(
             "go get {}",
             quote(&format!("{name}@v{}", fixed.trim_start_matches('v')))
@@ -71,6 +76,10 @@ mod tests {
         assert_eq!(
             command(PackageManager::Go, "golang.org/x/net", "0.17.0"),
             "go get golang.org/x/net@v0.17.0"
+        );
+        assert_eq!(
+            command(PackageManager::Go, "stdlib", "1.20.5"),
+            "go get toolchain@go1.20.5"
         );
     }
 }

@@ -8,6 +8,7 @@
 
 mod fix;
 mod range;
+pub mod risk;
 mod severity;
 
 pub use range::{evaluate, Outcome, Trace};
@@ -16,7 +17,7 @@ pub use severity::{best_cvss, decide, vendor_to_severity};
 use postwatch_advisory::osv::{Affected, Record};
 use postwatch_advisory::store::{normalize_name, EpssEntry, KevEntry, Store};
 use postwatch_advisory::AdvisoryError;
-use postwatch_model::{EpssInfo, Finding, FindingPackage, FixState, KevInfo, Package};
+use postwatch_model::{EpssInfo, Finding, FindingPackage, FixState, InUse, KevInfo, Package};
 use postwatch_version::{compare, Ecosystem};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -168,12 +169,7 @@ pub fn match_packages(
             "packages in ecosystem {eco:?} were not matched: postwatch has no advisory ordering for it (unknown distribution?)"
         ));
     }
-    report.findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.package.name.cmp(&b.package.name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    risk::rescore_and_sort(&mut report.findings);
     Ok(report)
 }
 
@@ -388,6 +384,11 @@ fn findings_for(
             epss,
             summary,
             references,
+            in_use: InUse::Unknown,
+            in_use_evidence: Vec::new(),
+            fix_available: None,
+            available_version: None,
+            risk: 0.0,
         });
     }
     Ok(out)

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// Version of the JSON document `postwatch scan --format json` writes. Bump the major
 /// part when a field changes meaning or disappears; add fields freely.
-pub const SCAN_SCHEMA_VERSION: &str = "1.0";
+pub const SCAN_SCHEMA_VERSION: &str = "1.1";
 
 /// What kind of thing was scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +227,93 @@ pub struct Inventory {
     /// of its fixable findings, and the command.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fixes: Option<Vec<PackageFix>>,
+    /// What running processes were seen to load, when `--in-use` was asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub in_use: Option<InUseSummary>,
+    /// The target's risk: the findings' risk scores summed up.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub risk: Option<RiskSummary>,
+}
+
+/// Whether a package's code is loaded by a running process.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum InUse {
+    /// A process maps, executes or has opened one of the package's files.
+    Yes,
+    /// Processes were examined and none uses the package.
+    No,
+    /// No evidence could exist: an image that is not running, or `--in-use` not asked for.
+    #[default]
+    Unknown,
+}
+
+impl InUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InUse::Yes => "yes",
+            InUse::No => "no",
+            InUse::Unknown => "unknown",
+        }
+    }
+}
+
+/// One process seen using one of a package's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UseEvidence {
+    pub pid: u32,
+    pub command: String,
+    /// `docker:3f4e1c9d2b7a`, or absent for host processes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<String>,
+    /// The file, inside the target.
+    pub file: String,
+    /// `exec`, `mapped` or `opened`.
+    pub access: String,
+    /// RFC 3339 times the use was first and last seen.
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// What `--in-use` examined and what it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InUseSummary {
+    /// `proc-snapshot`, and `fanotify` when files opened over a period were recorded.
+    pub sources: Vec<String>,
+    /// Processes whose files were matched against this target.
+    pub processes: usize,
+    pub packages_in_use: usize,
+    pub findings: usize,
+    pub findings_in_use: usize,
+    /// Findings not in loaded packages, as a share of all findings (0–100).
+    pub reduction_percent: f64,
+    /// Limits of the evidence (unreadable processes, dropped events, other roots).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
+    /// The packages loaded, each with a few of the processes that show it.
+    pub packages: Vec<PackageInUse>,
+}
+
+/// One package that running processes have loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageInUse {
+    pub name: String,
+    pub version: String,
+    pub purl: String,
+    pub evidence: Vec<UseEvidence>,
+}
+
+/// A target's risk, from its findings' scores (docs/findings.md has the formula).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskSummary {
+    /// The highest finding score (0–100).
+    pub max: f64,
+    /// The sum of all finding scores: grows with the number of serious findings.
+    pub total: f64,
+    /// The sum over findings in loaded packages only.
+    pub in_use_total: f64,
 }
 
 /// The upgrade that fixes everything fixable in one package.
@@ -357,6 +444,23 @@ pub struct Finding {
     pub summary: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub references: Vec<String>,
+    /// Whether the package is loaded by a running process (`--in-use`).
+    #[serde(default)]
+    pub in_use: InUse,
+    /// The processes and files that show it (a few, not all).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub in_use_evidence: Vec<UseEvidence>,
+    /// Whether the target's own configured repositories offer a fixed version, when
+    /// their index caches were found (`None`: no index to tell).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fix_available: Option<bool>,
+    /// The highest version those repositories offer, when it fixes this finding.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub available_version: Option<String>,
+    /// Priority score 0–100 combining severity, exploitation (KEV, EPSS), in-use and
+    /// fix availability; findings sort on it.
+    #[serde(default)]
+    pub risk: f64,
 }
 
 /// The advisory database a scan used.

@@ -35,6 +35,23 @@ pub fn render(inv: &Inventory, findings: &[Finding], width: Option<u16>) -> Stri
     if kev > 0 {
         let _ = writeln!(out, "Known exploited (CISA KEV): {kev}");
     }
+    if let Some(u) = &inv.in_use {
+        let _ = writeln!(
+            out,
+            "In use: {} findings, {} in packages loaded in memory ({}% fewer to act on); {} packages loaded by {} processes",
+            u.findings, u.findings_in_use, u.reduction_percent, u.packages_in_use, u.processes
+        );
+        for note in &u.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+    }
+    if let Some(r) = inv.risk.as_ref().filter(|_| !findings.is_empty()) {
+        let _ = writeln!(
+            out,
+            "Risk: highest {:.1}, total {:.1} (0–100 per finding; docs/findings.md)",
+            r.max, r.total
+        );
+    }
     if findings.is_empty() {
         let _ = writeln!(
             out,
@@ -52,27 +69,43 @@ pub fn render(inv: &Inventory, findings: &[Finding], width: Option<u16>) -> Stri
             .push(f);
     }
     let mut ordered: Vec<_> = groups.into_iter().collect();
+    // Riskiest package first (then most severe, then by name).
     ordered.sort_by(|a, b| {
+        let risk = |v: &Vec<&Finding>| v.iter().map(|f| f.risk).fold(0.0, f64::max);
         let worst = |v: &Vec<&Finding>| v.iter().map(|f| f.severity).max();
-        worst(&b.1).cmp(&worst(&a.1)).then(a.0.cmp(&b.0))
+        risk(&b.1)
+            .total_cmp(&risk(&a.1))
+            .then(worst(&b.1).cmp(&worst(&a.1)))
+            .then(a.0.cmp(&b.0))
     });
+    let show_use = inv.in_use.is_some();
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "Package",
-            "Installed",
-            "Vulnerability",
-            "Severity",
-            "Fixed in",
-            "KEV / EPSS",
-        ]);
+        .set_header(
+            [
+                "Package",
+                "Installed",
+                "Vulnerability",
+                "Risk",
+                "Severity",
+                "Fixed in",
+                "KEV / EPSS",
+            ]
+            .into_iter()
+            .chain(show_use.then_some("In use")),
+        );
     if let Some(w) = width {
         table.set_width(w);
     }
     for ((name, version), mut items) in ordered.iter().cloned() {
-        items.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+        items.sort_by(|a, b| {
+            b.risk
+                .total_cmp(&a.risk)
+                .then(b.severity.cmp(&a.severity))
+                .then(a.id.cmp(&b.id))
+        });
         for (i, f) in items.iter().enumerate() {
             // The headline severity, then the CVSS score and the vendor's own word
             // beside it, so a reader sees both when they disagree.
@@ -89,7 +122,17 @@ pub fn render(inv: &Inventory, findings: &[Finding], width: Option<u16>) -> Stri
                 format!("{} ({})", f.severity.as_str(), detail.join(", "))
             };
             let fixed = match f.fix_state {
-                FixState::Fixed => f.fixed_versions.last().cloned().unwrap_or_default(),
+                FixState::Fixed => {
+                    let version = f.fixed_versions.last().cloned().unwrap_or_default();
+                    match (f.fix_available, &f.available_version) {
+                        (Some(true), Some(offered)) if *offered != version => {
+                            format!("{version} (repo has {offered})")
+                        }
+                        (Some(true), _) => format!("{version} (in repo)"),
+                        (Some(false), _) => format!("{version} (not in repos yet)"),
+                        (None, _) => version,
+                    }
+                }
                 FixState::Unfixed => "no fix yet".into(),
                 FixState::WontFix => "won't fix".into(),
             };
@@ -105,14 +148,22 @@ pub fn render(inv: &Inventory, findings: &[Finding], width: Option<u16>) -> Stri
             } else {
                 format!("{} ({})", f.id, f.aliases.join(", "))
             };
-            table.add_row([
+            let in_use = match f.in_use_evidence.first() {
+                Some(e) => format!("yes: {} ({})", e.command, e.pid),
+                None => f.in_use.as_str().to_owned(),
+            };
+            let risk = format!("{:.1}", f.risk);
+            let threat = threat.join(", ");
+            let row = [
                 if i == 0 { name } else { "" },
                 if i == 0 { version } else { "" },
                 id.as_str(),
+                risk.as_str(),
                 severity.as_str(),
                 fixed.as_str(),
-                threat.join(", ").as_str(),
-            ]);
+                threat.as_str(),
+            ];
+            table.add_row(row.into_iter().chain(show_use.then_some(in_use.as_str())));
         }
     }
     let _ = writeln!(out, "{table}");

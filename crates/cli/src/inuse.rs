@@ -1,0 +1,200 @@
+//! `scan --in-use`: which of the target's packages running processes have loaded,
+//! and what that does to the findings.
+
+use anyhow::{bail, Context, Result};
+use postwatch_inuse::attribute::{attribute, MAX_EVIDENCE};
+use postwatch_inuse::snapshot::{self, Process, Snapshot};
+use postwatch_inuse::FileUse;
+use postwatch_model::{
+    Finding, InUse, InUseSummary, Package, PackageInUse, TargetKind, UseEvidence,
+};
+use postwatch_target::FileTree;
+use std::collections::{BTreeMap, HashMap};
+
+/// Evidence gathered for one target, before it is applied to findings.
+pub struct Gathered {
+    by_purl: HashMap<String, Vec<UseEvidence>>,
+    loaded: Vec<PackageInUse>,
+    sources: Vec<String>,
+    processes: usize,
+    notes: Vec<String>,
+}
+
+/// Which processes see the target's filesystem.
+enum Selection {
+    /// The host: processes in our mount namespace with root `/`, outside containers.
+    Host,
+    /// A root filesystem directory that processes were chrooted into.
+    Root(String),
+    /// `/proc/<pid>/root`: processes sharing that process's mount namespace and root.
+    ProcessRoot {
+        mount_ns: Option<String>,
+        root: String,
+    },
+}
+
+impl Selection {
+    fn for_target(target: &str, kind: TargetKind, snapshot: &Snapshot) -> Result<Selection> {
+        if kind == TargetKind::Host {
+            return Ok(Selection::Host);
+        }
+        if let Some(pid) = target
+            .strip_prefix("/proc/")
+            .and_then(|rest| rest.trim_end_matches('/').strip_suffix("/root"))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        {
+            let Some(p) = snapshot.processes.iter().find(|p| p.pid == pid) else {
+                bail!("process {pid} is not running (or not readable); cannot tell what it loads");
+            };
+            return Ok(Selection::ProcessRoot {
+                mount_ns: p.mount_ns.clone(),
+                root: p.root.clone(),
+            });
+        }
+        let canonical =
+            std::fs::canonicalize(target).with_context(|| format!("cannot resolve {target}"))?;
+        let root = canonical.to_string_lossy().into_owned();
+        Ok(if root == "/" {
+            Selection::Host
+        } else {
+            Selection::Root(root)
+        })
+    }
+
+    fn includes(&self, p: &Process, snapshot: &Snapshot) -> bool {
+        match self {
+            Selection::Host => {
+                p.root == "/" && p.container.is_none() && p.mount_ns == snapshot.own_mount_ns
+            }
+            Selection::Root(root) => &p.root == root,
+            Selection::ProcessRoot { mount_ns, root } => &p.mount_ns == mount_ns && &p.root == root,
+        }
+    }
+}
+
+/// Reads `/proc` and attributes what the target's processes use to its packages.
+/// `None` for images: nothing of theirs runs here.
+pub fn gather(
+    target: &str,
+    kind: TargetKind,
+    tree: &dyn FileTree,
+    packages: &[Package],
+) -> Result<Option<Gathered>> {
+    if !matches!(kind, TargetKind::Host | TargetKind::Rootfs) {
+        return Ok(None);
+    }
+    let snapshot = snapshot::take(&snapshot::proc_root());
+    let selection = Selection::for_target(target, kind, &snapshot)?;
+    let mut uses: Vec<(FileUse, Option<String>)> = Vec::new();
+    let mut selected = 0;
+    // Other filesystems with running processes, for a note: (label, hint) → count.
+    let mut elsewhere: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for p in &snapshot.processes {
+        if p.uses.is_empty() {
+            continue;
+        }
+        if selection.includes(p, &snapshot) {
+            selected += 1;
+            let container = p
+                .container
+                .as_ref()
+                .map(|c| format!("{}:{}", c.runtime, c.short_id()));
+            uses.extend(p.uses.iter().cloned().map(|u| (u, container.clone())));
+        } else {
+            let label = match (&p.container, p.root.as_str()) {
+                (Some(c), _) => format!("container {}:{}", c.runtime, c.short_id()),
+                (None, "/") => "another mount namespace".to_owned(),
+                (None, root) => format!("chroot {root}"),
+            };
+            let hint = match p.root.as_str() {
+                "/" => format!("/proc/{}/root", p.pid),
+                root => root.to_owned(),
+            };
+            *elsewhere.entry((label, hint)).or_default() += 1;
+        }
+    }
+    let merged_usr = tree.canonical("lib")?.as_deref() == Some("usr/lib");
+    let evidence = attribute(packages, &uses, merged_usr);
+    let mut by_purl: HashMap<String, Vec<UseEvidence>> = HashMap::new();
+    let mut loaded = Vec::new();
+    for (package, found) in packages.iter().zip(evidence) {
+        if found.is_empty() {
+            continue;
+        }
+        loaded.push(PackageInUse {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            purl: package.purl.clone(),
+            evidence: found.iter().take(MAX_EVIDENCE).cloned().collect(),
+        });
+        by_purl
+            .entry(package.purl.clone())
+            .or_default()
+            .extend(found);
+    }
+    let mut notes = Vec::new();
+    if snapshot.unreadable > 0 {
+        notes.push(format!(
+            "{} processes could not be read (exited, or not permitted: run as root to see all)",
+            snapshot.unreadable
+        ));
+    }
+    let mut seen_labels = std::collections::HashSet::new();
+    for ((label, hint), count) in elsewhere {
+        if seen_labels.insert(label.clone()) {
+            notes.push(format!(
+                "{count} process(es) in {label} load their own files: `postwatch scan {hint} --in-use`"
+            ));
+        }
+    }
+    Ok(Some(Gathered {
+        by_purl,
+        loaded,
+        sources: vec!["proc-snapshot".to_owned()],
+        processes: selected,
+        notes,
+    }))
+}
+
+/// Marks each finding in use or not, with evidence, and summarises.
+pub fn apply(findings: &mut [Finding], gathered: &Gathered) -> InUseSummary {
+    for f in findings.iter_mut() {
+        match gathered.by_purl.get(&f.package.purl) {
+            Some(evidence) => {
+                f.in_use = InUse::Yes;
+                f.in_use_evidence = evidence.iter().take(MAX_EVIDENCE).cloned().collect();
+            }
+            None => f.in_use = InUse::No,
+        }
+    }
+    let in_use = findings.iter().filter(|f| f.in_use == InUse::Yes).count();
+    let reduction = if findings.is_empty() {
+        0.0
+    } else {
+        ((findings.len() - in_use) as f64 * 1000.0 / findings.len() as f64).round() / 10.0
+    };
+    InUseSummary {
+        sources: gathered.sources.clone(),
+        processes: gathered.processes,
+        packages_in_use: gathered.by_purl.len(),
+        findings: findings.len(),
+        findings_in_use: in_use,
+        reduction_percent: reduction,
+        notes: gathered.notes.clone(),
+        packages: gathered.loaded.clone(),
+    }
+}
+
+/// The summary without findings (no advisory database): packages only.
+pub fn packages_only(gathered: &Gathered) -> InUseSummary {
+    InUseSummary {
+        sources: gathered.sources.clone(),
+        processes: gathered.processes,
+        packages_in_use: gathered.by_purl.len(),
+        findings: 0,
+        findings_in_use: 0,
+        reduction_percent: 0.0,
+        notes: gathered.notes.clone(),
+        packages: gathered.loaded.clone(),
+    }
+}

@@ -1,0 +1,212 @@
+//! Files in use → the packages that own them.
+//!
+//! Ownership comes from the inventory: dpkg `.list` files, rpm and apk file lists,
+//! Python `RECORD`, `node_modules` folders, and the binary or archive a Go, Rust or
+//! Java package was read from (`found_in`).
+
+use crate::{Access, FileUse};
+use postwatch_model::{Package, UseEvidence};
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+/// Most evidence kept per package: enough to show who loads it.
+pub const MAX_EVIDENCE: usize = 5;
+
+/// Directories that merged-/usr systems alias into `/usr`: dpkg may list
+/// `/lib/x86_64-linux-gnu/libc.so.6` while a process maps `/usr/lib/…`.
+const MERGED_USR: [&str; 6] = ["/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"];
+
+/// The path a merged-/usr system resolves `path` to.
+fn merged(path: &str) -> Option<String> {
+    MERGED_USR
+        .iter()
+        .any(|dir| path.starts_with(dir))
+        .then(|| format!("/usr{path}"))
+}
+
+/// Which packages the files in `uses` belong to: for each package (by index in
+/// `packages`), the evidence of its use, strongest and earliest first. `merged_usr`
+/// says the target aliases `/lib` and friends into `/usr`.
+pub fn attribute(
+    packages: &[Package],
+    uses: &[(FileUse, Option<String>)],
+    merged_usr: bool,
+) -> Vec<Vec<UseEvidence>> {
+    let mut owner: HashMap<String, Vec<usize>> = HashMap::new();
+    for (index, package) in packages.iter().enumerate() {
+        let owned = package.files.iter().map(String::as_str);
+        // A binary or archive is its own evidence: a Go binary's modules, a jar's
+        // classes. Lockfile pins are not files that run.
+        let itself = (!package.package_manager.is_os() && package.files.is_empty())
+            .then_some(package.found_in.as_str())
+            .filter(|p| !is_lockfile(p));
+        for path in owned.chain(itself) {
+            let key = if merged_usr {
+                merged(path).unwrap_or_else(|| path.to_owned())
+            } else {
+                path.to_owned()
+            };
+            let list = owner.entry(key).or_default();
+            if !list.contains(&index) {
+                list.push(index);
+            }
+        }
+    }
+    let mut evidence: Vec<Vec<UseEvidence>> = vec![Vec::new(); packages.len()];
+    for (file_use, container) in uses {
+        // A jar inside a war is named `outer.war!/inner.jar`; the archive on disk is
+        // what the process holds.
+        let key = if merged_usr {
+            merged(&file_use.path).unwrap_or_else(|| file_use.path.clone())
+        } else {
+            file_use.path.clone()
+        };
+        let Some(indexes) = owner.get(&key) else {
+            continue;
+        };
+        for &index in indexes {
+            evidence[index].push(UseEvidence {
+                pid: file_use.pid,
+                command: file_use.command.clone(),
+                container: container.clone(),
+                file: file_use.path.clone(),
+                access: access_name(file_use.access).to_owned(),
+                first_seen: rfc3339(file_use.first_seen),
+                last_seen: rfc3339(file_use.last_seen),
+            });
+        }
+    }
+    for list in &mut evidence {
+        list.sort_by(|a, b| {
+            access_rank(&a.access)
+                .cmp(&access_rank(&b.access))
+                .then_with(|| a.first_seen.cmp(&b.first_seen))
+                .then_with(|| a.pid.cmp(&b.pid))
+                .then_with(|| a.file.cmp(&b.file))
+        });
+        list.dedup_by(|a, b| a.pid == b.pid && a.file == b.file);
+    }
+    evidence
+}
+
+fn is_lockfile(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".lock")
+        || name.ends_with("-lock.json")
+        || name.ends_with("lock.yaml")
+        || name == "go.mod"
+        || name.ends_with(".txt")
+        || name.ends_with(".deps.json")
+        || name == "packages.lock.json"
+}
+
+pub fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Exec => "exec",
+        Access::Mapped => "mapped",
+        Access::Opened => "opened",
+    }
+}
+
+fn access_rank(name: &str) -> u8 {
+    match name {
+        "exec" => 0,
+        "mapped" => 1,
+        _ => 2,
+    }
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t)
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postwatch_model::PackageManager;
+    use std::time::Duration;
+
+    fn package(name: &str, manager: PackageManager, found_in: &str, files: &[&str]) -> Package {
+        Package {
+            name: name.into(),
+            version: "1".into(),
+            ecosystem: "x".into(),
+            purl: format!("pkg:x/{name}@1"),
+            package_manager: manager,
+            arch: None,
+            source_name: None,
+            source_version: None,
+            epoch: None,
+            license: None,
+            found_in: found_in.into(),
+            file_count: files.len(),
+            files: files.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn used(path: &str, access: Access) -> (FileUse, Option<String>) {
+        (
+            FileUse {
+                path: path.into(),
+                root: "/".into(),
+                access,
+                pid: 42,
+                command: "python3".into(),
+                first_seen: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                last_seen: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_060),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn files_map_to_their_owners_across_merged_usr() {
+        let packages = [
+            package(
+                "libc6",
+                PackageManager::Dpkg,
+                "/var/lib/dpkg/status",
+                &["/lib/x86_64-linux-gnu/libc.so.6"],
+            ),
+            package(
+                "curl",
+                PackageManager::Dpkg,
+                "/var/lib/dpkg/status",
+                &["/usr/bin/curl"],
+            ),
+            package("tool", PackageManager::Go, "/usr/local/bin/tool", &[]),
+            package("x", PackageManager::Cargo, "/app/Cargo.lock", &[]),
+        ];
+        let uses = [
+            used("/usr/lib/x86_64-linux-gnu/libc.so.6", Access::Mapped),
+            used("/usr/local/bin/tool", Access::Exec),
+            used("/app/Cargo.lock", Access::Opened),
+        ];
+        let evidence = attribute(&packages, &uses, true);
+        assert_eq!(evidence[0].len(), 1);
+        assert_eq!(evidence[0][0].access, "mapped");
+        assert_eq!(evidence[0][0].first_seen, "2023-11-14T22:13:20Z");
+        assert!(evidence[1].is_empty());
+        assert_eq!(evidence[2][0].access, "exec");
+        assert!(
+            evidence[3].is_empty(),
+            "a lockfile being read is not code loaded"
+        );
+        // Without merged /usr the aliases stay apart.
+        assert!(attribute(&packages, &uses, false)[0].is_empty());
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+}
