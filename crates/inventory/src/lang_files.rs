@@ -268,6 +268,9 @@ pub fn collect(
         }
     }
     for path in &probed {
+        if !is_java_archive(path) && surely_not_go_or_rust(tree, path) {
+            continue;
+        }
         let Some(result) = tree.probe(path, &probe_run)? else {
             continue;
         };
@@ -288,6 +291,116 @@ pub fn collect(
         }
     }
     Ok(settle(found, options))
+}
+
+/// Sections that only Go (`.go.buildinfo`, `.gopclntab`, `.note.go.buildid`, Mach-O
+/// `__go_buildinfo`) or `cargo auditable` (`.dep-v0`) binaries have.
+const TELLING_SECTIONS: [&str; 6] = [
+    ".go.buildinfo",
+    "__go_buildinfo",
+    ".gopclntab",
+    "__gopclntab",
+    ".note.go.buildid",
+    ".dep-v0",
+];
+
+/// For a file on disk, reads only its headers and section table: an ELF or Mach-O
+/// executable with a section table but none of [`TELLING_SECTIONS`] holds no build
+/// information, and need not be read whole. Anything else (PE, stripped section
+/// tables, images) is left to the full probe.
+fn surely_not_go_or_rust(tree: &dyn FileTree, path: &str) -> bool {
+    use object::{Object, ObjectSection};
+    let Ok(Some(file)) = tree.open_file(path) else {
+        return false;
+    };
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let cache = object::ReadCache::new(BlockReader {
+        file,
+        len,
+        pos: 0,
+        block_start: 0,
+        block: Vec::new(),
+    });
+    let Ok(parsed) = object::File::parse(&cache) else {
+        return false;
+    };
+    if !matches!(
+        parsed.format(),
+        object::BinaryFormat::Elf | object::BinaryFormat::MachO
+    ) {
+        return false;
+    }
+    let mut any = false;
+    for section in parsed.sections() {
+        any = true;
+        if section
+            .name()
+            .is_ok_and(|name| TELLING_SECTIONS.contains(&name))
+        {
+            return false;
+        }
+    }
+    any
+}
+
+/// Positioned reads in 16 KiB blocks for [`object::ReadCache`]: headers sit close
+/// together, so a few reads per file answer all of the parser's small ones (a plain
+/// `File` costs a seek and a read for each).
+struct BlockReader {
+    file: std::fs::File,
+    len: u64,
+    pos: u64,
+    block_start: u64,
+    block: Vec<u8>,
+}
+
+impl BlockReader {
+    const BLOCK: usize = 16 << 10;
+}
+
+impl object::read::ReadCacheOps for BlockReader {
+    fn len(&mut self) -> Result<u64, ()> {
+        Ok(self.len)
+    }
+
+    fn seek(&mut self, pos: u64) -> Result<u64, ()> {
+        self.pos = pos;
+        Ok(pos)
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
+        use std::os::unix::fs::FileExt;
+        let block_end = self.block_start + self.block.len() as u64;
+        if self.pos < self.block_start || self.pos >= block_end {
+            let want = buf.len().max(Self::BLOCK);
+            self.block.resize(want, 0);
+            let got = self
+                .file
+                .read_at(&mut self.block, self.pos)
+                .map_err(|_| ())?;
+            self.block.truncate(got);
+            self.block_start = self.pos;
+        }
+        let at = (self.pos - self.block_start) as usize;
+        let available = &self.block[at.min(self.block.len())..];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), ()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.read(&mut buf[done..])? {
+                0 => return Err(()),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
 }
 
 fn read_or_warn(

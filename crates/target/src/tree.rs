@@ -31,6 +31,13 @@ pub trait FileTree: Send + Sync {
     /// The result of `run` on a file's bytes. Images run it while their layers are
     /// read (see [`crate::Probe`]) and keep only the result; directories run it now.
     fn probe(&self, path: &str, run: &crate::ProbeFn) -> Result<Option<Vec<u8>>, TreeError>;
+    /// A regular file opened for random access, when the tree is on disk, so that a
+    /// collector can look at a few headers before reading a large file whole. Images
+    /// answer `None`: their probes ran while the layers were read.
+    fn open_file(&self, path: &str) -> Result<Option<fs::File>, TreeError> {
+        let _ = path;
+        Ok(None)
+    }
 }
 
 /// A root filesystem in a directory on disk (an unpacked image, a chroot, or `/`).
@@ -172,6 +179,10 @@ impl FileTree for DirTree {
 
     fn probe(&self, path: &str, run: &crate::ProbeFn) -> Result<Option<Vec<u8>>, TreeError> {
         Ok(self.read(path)?.and_then(|bytes| run(path, &bytes)))
+    }
+
+    fn open_file(&self, path: &str) -> Result<Option<fs::File>, TreeError> {
+        Ok(self.open(path)?.map(|(file, _)| file))
     }
 }
 
