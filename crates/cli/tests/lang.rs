@@ -405,3 +405,80 @@ fn broken_language_files_warn_and_the_scan_goes_on() {
     assert_eq!(packages_of(&doc, "pip").len(), 5);
     assert!(!packages_of(&doc, "npm").is_empty());
 }
+
+/// RubyGems, Packagist and NuGet through the same engine, against the real GHSA
+/// records that name them (in the Maven corpus). The lockfiles are written here in
+/// each tool's format, pinning versions those records cover.
+#[test]
+fn rubygems_packagist_and_nuget_pins_match_real_ghsa_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = language_db(dir.path());
+    let root = dir.path().join("apps");
+    std::fs::create_dir_all(root.join("ruby")).unwrap();
+    std::fs::create_dir_all(root.join("php")).unwrap();
+    std::fs::create_dir_all(root.join("dotnet")).unwrap();
+    std::fs::write(
+        root.join("ruby/Gemfile.lock"),
+        "GEM\n  remote: https://rubygems.org/\n  specs:\n    google-protobuf (3.21.5)\n\nPLATFORMS\n  ruby\n\nDEPENDENCIES\n  google-protobuf\n\nBUNDLED WITH\n   2.4.10\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("php/composer.lock"),
+        r#"{"packages": [{"name": "google/protobuf", "version": "v3.14.0"}], "packages-dev": []}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("dotnet/packages.lock.json"),
+        r#"{"version": 1, "dependencies": {"net8.0": {"BouncyCastle.Cryptography": {"type": "Direct", "requested": "[2.2.1, )", "resolved": "2.2.1"}}}}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "scan",
+        root.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "-f",
+        "json",
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = |package: &str| -> BTreeSet<String> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["package"]["name"] == package)
+            .flat_map(|f| f["records"].as_array().unwrap().iter())
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // 3.21.5 is inside [3.21.0.rc.1, 3.21.7) and past GHSA-wrvw's fix (3.19.2).
+    assert_eq!(
+        ids("google-protobuf"),
+        BTreeSet::from(["GHSA-h4h5-3hr4-j3g2".to_owned()])
+    );
+    let gem = finding(&doc, "google-protobuf", "GHSA-h4h5-3hr4-j3g2").unwrap();
+    assert_eq!(gem["fixed_versions"], serde_json::json!(["3.21.7"]));
+    assert_eq!(gem["package"]["ecosystem"], "RubyGems");
+    assert_eq!(
+        ids("google/protobuf"),
+        BTreeSet::from(["GHSA-77rm-9x9h-xj3g".to_owned()])
+    );
+    assert_eq!(
+        ids("BouncyCastle.Cryptography"),
+        [
+            "GHSA-8xfc-gm6g-vgpv",
+            "GHSA-m44j-cfrm-g8qc",
+            "GHSA-v435-xc8x-wvr9"
+        ]
+        .map(String::from)
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+    );
+    let nuget = finding(&doc, "BouncyCastle.Cryptography", "GHSA-8xfc-gm6g-vgpv").unwrap();
+    assert_eq!(
+        nuget["fix_command"],
+        "dotnet add package BouncyCastle.Cryptography --version 2.3.1"
+    );
+}
