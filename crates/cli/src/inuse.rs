@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use postwatch_inuse::attribute::{attribute, MAX_EVIDENCE};
+use postwatch_inuse::fanotify::Watcher;
 use postwatch_inuse::snapshot::{self, Process, Snapshot};
 use postwatch_inuse::FileUse;
 use postwatch_model::{
@@ -10,6 +11,8 @@ use postwatch_model::{
 };
 use postwatch_target::FileTree;
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
 
 /// Evidence gathered for one target, before it is applied to findings.
 pub struct Gathered {
@@ -34,7 +37,7 @@ enum Selection {
 }
 
 impl Selection {
-    fn for_target(target: &str, kind: TargetKind, snapshot: &Snapshot) -> Result<Selection> {
+    fn for_target(target: &str, kind: TargetKind) -> Result<Selection> {
         if kind == TargetKind::Host {
             return Ok(Selection::Host);
         }
@@ -43,13 +46,14 @@ impl Selection {
             .and_then(|rest| rest.trim_end_matches('/').strip_suffix("/root"))
             .and_then(|pid| pid.parse::<u32>().ok())
         {
-            let Some(p) = snapshot.processes.iter().find(|p| p.pid == pid) else {
-                bail!("process {pid} is not running (or not readable); cannot tell what it loads");
+            let link = |what: &str| {
+                std::fs::read_link(format!("/proc/{pid}/{what}"))
+                    .map(|p| p.to_string_lossy().into_owned())
             };
-            return Ok(Selection::ProcessRoot {
-                mount_ns: p.mount_ns.clone(),
-                root: p.root.clone(),
-            });
+            let (Ok(root), mount_ns) = (link("root"), link("ns/mnt").ok()) else {
+                bail!("process {pid} is not running (or not readable: run as root); cannot tell what it loads");
+            };
+            return Ok(Selection::ProcessRoot { mount_ns, root });
         }
         let canonical =
             std::fs::canonicalize(target).with_context(|| format!("cannot resolve {target}"))?;
@@ -59,6 +63,31 @@ impl Selection {
         } else {
             Selection::Root(root)
         })
+    }
+
+    /// Whether a watcher entry belongs to the target: its root is the target's, or
+    /// for a container's processes, the container's mount namespace.
+    fn includes_watched(&self, root: &str) -> bool {
+        match self {
+            Selection::Host => root == "/",
+            Selection::Root(r) => root == r,
+            Selection::ProcessRoot { mount_ns, root: r } => {
+                if r == "/" {
+                    mount_ns.as_deref() == Some(root)
+                } else {
+                    root == r
+                }
+            }
+        }
+    }
+
+    /// The path whose filesystem the watcher marks.
+    fn watch_path(&self, target: &str) -> String {
+        match self {
+            Selection::Host => "/".to_owned(),
+            Selection::Root(root) => root.clone(),
+            Selection::ProcessRoot { .. } => target.to_owned(),
+        }
     }
 
     fn includes(&self, p: &Process, snapshot: &Snapshot) -> bool {
@@ -74,17 +103,27 @@ impl Selection {
 
 /// Reads `/proc` and attributes what the target's processes use to its packages.
 /// `None` for images: nothing of theirs runs here.
+/// With `watch`, file opens are recorded with fanotify for that long first; the
+/// snapshot is taken at the end.
 pub fn gather(
     target: &str,
     kind: TargetKind,
     tree: &dyn FileTree,
     packages: &[Package],
+    watch: Option<Duration>,
+    quiet: bool,
 ) -> Result<Option<Gathered>> {
     if !matches!(kind, TargetKind::Host | TargetKind::Rootfs) {
         return Ok(None);
     }
+    let selection = Selection::for_target(target, kind)?;
+    let mut sources = vec!["proc-snapshot".to_owned()];
+    let mut notes = Vec::new();
+    let watched = match watch {
+        Some(duration) => watch_opens(&selection.watch_path(target), duration, quiet, &mut notes),
+        None => None,
+    };
     let snapshot = snapshot::take(&snapshot::proc_root());
-    let selection = Selection::for_target(target, kind, &snapshot)?;
     let mut uses: Vec<(FileUse, Option<String>)> = Vec::new();
     let mut selected = 0;
     // Other filesystems with running processes, for a note: (label, hint) → count.
@@ -113,6 +152,26 @@ pub fn gather(
             *elsewhere.entry((label, hint)).or_default() += 1;
         }
     }
+    if let Some(watched) = watched {
+        sources.push("fanotify".to_owned());
+        let container_of_pid: HashMap<u32, String> = snapshot
+            .processes
+            .iter()
+            .filter_map(|p| {
+                let c = p.container.as_ref()?;
+                Some((p.pid, format!("{}:{}", c.runtime, c.short_id())))
+            })
+            .collect();
+        uses.extend(
+            watched
+                .into_iter()
+                .filter(|u| selection.includes_watched(&u.root))
+                .map(|u| {
+                    let container = container_of_pid.get(&u.pid).cloned();
+                    (u, container)
+                }),
+        );
+    }
     let merged_usr = tree.canonical("lib")?.as_deref() == Some("usr/lib");
     let evidence = attribute(packages, &uses, merged_usr);
     let mut by_purl: HashMap<String, Vec<UseEvidence>> = HashMap::new();
@@ -132,7 +191,6 @@ pub fn gather(
             .or_default()
             .extend(found);
     }
-    let mut notes = Vec::new();
     if snapshot.unreadable > 0 {
         notes.push(format!(
             "{} processes could not be read (exited, or not permitted: run as root to see all)",
@@ -150,10 +208,47 @@ pub fn gather(
     Ok(Some(Gathered {
         by_purl,
         loaded,
-        sources: vec!["proc-snapshot".to_owned()],
+        sources,
         processes: selected,
         notes,
     }))
+}
+
+/// Records files opened on `path`'s filesystem for `duration`. When fanotify is not
+/// available, says so (once, in a note and on standard error) and returns `None`:
+/// the snapshot alone is used.
+fn watch_opens(
+    path: &str,
+    duration: Duration,
+    quiet: bool,
+    notes: &mut Vec<String>,
+) -> Option<Vec<FileUse>> {
+    let watcher = match Watcher::start(&[Path::new(path)]) {
+        Ok(w) => w,
+        Err(e) => {
+            let note = format!("{e}; using the /proc snapshot only");
+            if !quiet {
+                eprintln!("note: {note}");
+            }
+            notes.push(note);
+            return None;
+        }
+    };
+    if !quiet {
+        eprintln!(
+            "watching files opened on {path} for {}s (fanotify)…",
+            duration.as_secs()
+        );
+    }
+    std::thread::sleep(duration);
+    let dropped = watcher.dropped();
+    let opened = watcher.stop();
+    if dropped > 0 {
+        notes.push(format!(
+            "the fanotify watcher dropped {dropped} events (queue overflow or unreadable paths): some opens may be missing"
+        ));
+    }
+    Some(opened)
 }
 
 /// Marks each finding in use or not, with evidence, and summarises.

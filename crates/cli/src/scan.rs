@@ -135,6 +135,11 @@ pub struct ScanArgs {
     /// Show only findings in packages loaded by a running process (implies --in-use).
     #[arg(long)]
     in_use_only: bool,
+    /// With --in-use: first record every file opened on the target's filesystem for
+    /// this long (fanotify; e.g. 30s, 5m), so Python modules, Node files and
+    /// short-lived processes count too. Needs root.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    watch: Option<std::time::Duration>,
     /// Explain why each package is or is not affected by ID (an advisory id or alias):
     /// every range evaluated and every comparison made.
     #[arg(long, value_name = "ID")]
@@ -159,6 +164,22 @@ pub struct ScanArgs {
 fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s.trim())
         .ok_or_else(|| format!("{s:?} is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"))
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        _ => (s, 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
+    n.checked_mul(unit)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -212,6 +233,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut warnings = opened.warnings;
     warnings.extend(collected.warnings);
     timing("inventory", started);
+    if args.watch.is_some() && !(args.in_use || args.in_use_only) {
+        bail!("--watch records what processes load: use it with --in-use or --in-use-only");
+    }
     let gathered = if args.in_use || args.in_use_only {
         let since = std::time::Instant::now();
         let g = crate::inuse::gather(
@@ -219,6 +243,8 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             opened.kind,
             opened.tree.as_ref(),
             &collected.packages,
+            args.watch,
+            args.quiet,
         )?;
         if g.is_none() {
             warnings.push(format!(

@@ -303,3 +303,99 @@ fn images_are_unknown_not_unused() {
     assert!(doc.get("in_use").is_none());
     assert!(doc["warnings"].to_string().contains("--in-use"));
 }
+
+/// A Python module imported and closed before the scan looks: only the fanotify
+/// watcher (`--watch`) can know it was loaded.
+#[test]
+fn watched_imports_count_after_the_process_is_gone() {
+    let Some(images) = images_dir() else { return };
+    let root = images.join("bookworm-pyapp.rootfs");
+    if chrooted_python(&root, "print('ready')").is_none() {
+        return;
+    }
+    let mut scan = postwatch()
+        .args([
+            "scan",
+            root.to_str().unwrap(),
+            "--pkg-types",
+            "os",
+            "--no-vulns",
+            "--in-use",
+            "--watch",
+            "4s",
+            "-f",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = scan.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("scan ended before watching")
+            .expect("stderr");
+        if line.starts_with("note: fanotify") {
+            assert!(!in_ci(), "fanotify unavailable under CI=true: {line}");
+            eprintln!("SKIPPED: {line}");
+            let _ = scan.kill();
+            let _ = scan.wait();
+            return;
+        }
+        if line.starts_with("watching files opened") {
+            break;
+        }
+    }
+    let import = Command::new("chroot")
+        .arg(&root)
+        .args([
+            "/usr/bin/python3",
+            "-B",
+            "-c",
+            "import idna; print(idna.encode('bücher.example'))",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let out = scan.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["in_use"]["sources"],
+        serde_json::json!(["proc-snapshot", "fanotify"])
+    );
+    let idna = doc["in_use"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "python3-idna")
+        .unwrap_or_else(|| panic!("python3-idna not in use: {}", doc["in_use"]));
+    let evidence = &idna["evidence"][0];
+    assert_eq!(evidence["access"], "opened");
+    assert!(evidence["command"].as_str().unwrap().starts_with("python3"));
+    assert!(evidence["file"]
+        .as_str()
+        .unwrap()
+        .starts_with("/usr/lib/python3/dist-packages/idna/"));
+
+    // The snapshot alone, now that python has exited, cannot see it.
+    let out = run(&[
+        "scan",
+        root.to_str().unwrap(),
+        "--pkg-types",
+        "os",
+        "--no-vulns",
+        "--in-use",
+        "-f",
+        "json",
+        "-q",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!loaded_names(&doc).iter().any(|n| n == "python3-idna"));
+}

@@ -61,7 +61,10 @@ pub fn attribute(
         } else {
             file_use.path.clone()
         };
-        let Some(indexes) = owner.get(&key) else {
+        let found = owner
+            .get(&key)
+            .or_else(|| python_source(&key).and_then(|source| owner.get(&source)));
+        let Some(indexes) = found else {
             continue;
         };
         for &index in indexes {
@@ -87,6 +90,17 @@ pub fn attribute(
         list.dedup_by(|a, b| a.pid == b.pid && a.file == b.file);
     }
     evidence
+}
+
+/// The module a compiled Python file belongs to: `dir/__pycache__/mod.cpython-311.pyc`
+/// → `dir/mod.py`. Python opens only the `.pyc` when it is current, and Debian does
+/// not list the `.pyc` files it compiles after installing.
+fn python_source(path: &str) -> Option<String> {
+    let (dir, name) = path.rsplit_once('/')?;
+    let dir = dir.strip_suffix("/__pycache__")?;
+    let stem = name.strip_suffix(".pyc")?;
+    let module = stem.split('.').next()?;
+    Some(format!("{dir}/{module}.py"))
 }
 
 fn is_lockfile(path: &str) -> bool {
@@ -199,6 +213,30 @@ mod tests {
         );
         // Without merged /usr the aliases stay apart.
         assert!(attribute(&packages, &uses, false)[0].is_empty());
+    }
+
+    #[test]
+    fn compiled_python_counts_for_its_source() {
+        assert_eq!(
+            python_source("/usr/lib/python3/dist-packages/idna/__pycache__/core.cpython-311.pyc")
+                .as_deref(),
+            Some("/usr/lib/python3/dist-packages/idna/core.py")
+        );
+        assert_eq!(
+            python_source("/usr/lib/python3/dist-packages/idna/core.py"),
+            None
+        );
+        let packages = [package(
+            "python3-idna",
+            PackageManager::Dpkg,
+            "/var/lib/dpkg/status",
+            &["/usr/lib/python3/dist-packages/idna/core.py"],
+        )];
+        let uses = [used(
+            "/usr/lib/python3/dist-packages/idna/__pycache__/core.cpython-311.opt-1.pyc",
+            Access::Opened,
+        )];
+        assert_eq!(attribute(&packages, &uses, true)[0].len(), 1);
     }
 
     #[test]
