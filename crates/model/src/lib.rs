@@ -6,6 +6,8 @@
 //! types, and their serde form *is* the documented `postwatch scan --format json`
 //! schema (see `docs/scan-json.md`), so a field renamed here is a breaking change.
 
+pub mod fleet;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
