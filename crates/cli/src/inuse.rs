@@ -1,27 +1,17 @@
-//! `scan --in-use`: which of the target's packages running processes have loaded,
-//! and what that does to the findings.
+//! `scan --in-use`: which of the target's packages running processes have loaded.
+//! Marking findings with it is the matcher's (`postwatch_matcher::in_use`).
 
 use anyhow::{bail, Context, Result};
-use postwatch_inuse::attribute::{attribute, MAX_EVIDENCE};
+use postwatch_inuse::attribute::attribute;
 use postwatch_inuse::fanotify::Watcher;
 use postwatch_inuse::snapshot::{self, Process, Snapshot};
 use postwatch_inuse::FileUse;
-use postwatch_model::{
-    Finding, InUse, InUseSummary, Package, PackageInUse, TargetKind, UseEvidence,
-};
+use postwatch_matcher::in_use::MAX_EVIDENCE;
+use postwatch_model::{InUseSummary, Package, PackageInUse, TargetKind};
 use postwatch_target::FileTree;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
-
-/// Evidence gathered for one target, before it is applied to findings.
-pub struct Gathered {
-    by_purl: HashMap<String, Vec<UseEvidence>>,
-    loaded: Vec<PackageInUse>,
-    sources: Vec<String>,
-    processes: usize,
-    notes: Vec<String>,
-}
 
 /// Which processes see the target's filesystem.
 enum Selection {
@@ -112,7 +102,7 @@ pub fn gather(
     packages: &[Package],
     watch: Option<Duration>,
     quiet: bool,
-) -> Result<Option<Gathered>> {
+) -> Result<Option<InUseSummary>> {
     if !matches!(kind, TargetKind::Host | TargetKind::Rootfs) {
         return Ok(None);
     }
@@ -174,23 +164,17 @@ pub fn gather(
     }
     let merged_usr = tree.canonical("lib")?.as_deref() == Some("usr/lib");
     let evidence = attribute(packages, &uses, merged_usr);
-    let mut by_purl: HashMap<String, Vec<UseEvidence>> = HashMap::new();
-    let mut loaded = Vec::new();
-    for (package, found) in packages.iter().zip(evidence) {
-        if found.is_empty() {
-            continue;
-        }
-        loaded.push(PackageInUse {
+    let loaded: Vec<PackageInUse> = packages
+        .iter()
+        .zip(evidence)
+        .filter(|(_, found)| !found.is_empty())
+        .map(|(package, found)| PackageInUse {
             name: package.name.clone(),
             version: package.version.clone(),
             purl: package.purl.clone(),
-            evidence: found.iter().take(MAX_EVIDENCE).cloned().collect(),
-        });
-        by_purl
-            .entry(package.purl.clone())
-            .or_default()
-            .extend(found);
-    }
+            evidence: found.into_iter().take(MAX_EVIDENCE).collect(),
+        })
+        .collect();
     if snapshot.unreadable > 0 {
         notes.push(format!(
             "{} processes could not be read (exited, or not permitted: run as root to see all)",
@@ -205,12 +189,15 @@ pub fn gather(
             ));
         }
     }
-    Ok(Some(Gathered {
-        by_purl,
-        loaded,
+    Ok(Some(InUseSummary {
         sources,
         processes: selected,
+        packages_in_use: loaded.len(),
+        findings: 0,
+        findings_in_use: 0,
+        reduction_percent: 0.0,
         notes,
+        packages: loaded,
     }))
 }
 
@@ -249,47 +236,4 @@ fn watch_opens(
         ));
     }
     Some(opened)
-}
-
-/// Marks each finding in use or not, with evidence, and summarises.
-pub fn apply(findings: &mut [Finding], gathered: &Gathered) -> InUseSummary {
-    for f in findings.iter_mut() {
-        match gathered.by_purl.get(&f.package.purl) {
-            Some(evidence) => {
-                f.in_use = InUse::Yes;
-                f.in_use_evidence = evidence.iter().take(MAX_EVIDENCE).cloned().collect();
-            }
-            None => f.in_use = InUse::No,
-        }
-    }
-    let in_use = findings.iter().filter(|f| f.in_use == InUse::Yes).count();
-    let reduction = if findings.is_empty() {
-        0.0
-    } else {
-        ((findings.len() - in_use) as f64 * 1000.0 / findings.len() as f64).round() / 10.0
-    };
-    InUseSummary {
-        sources: gathered.sources.clone(),
-        processes: gathered.processes,
-        packages_in_use: gathered.by_purl.len(),
-        findings: findings.len(),
-        findings_in_use: in_use,
-        reduction_percent: reduction,
-        notes: gathered.notes.clone(),
-        packages: gathered.loaded.clone(),
-    }
-}
-
-/// The summary without findings (no advisory database): packages only.
-pub fn packages_only(gathered: &Gathered) -> InUseSummary {
-    InUseSummary {
-        sources: gathered.sources.clone(),
-        processes: gathered.processes,
-        packages_in_use: gathered.by_purl.len(),
-        findings: 0,
-        findings_in_use: 0,
-        reduction_percent: 0.0,
-        notes: gathered.notes.clone(),
-        packages: gathered.loaded.clone(),
-    }
 }

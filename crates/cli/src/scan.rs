@@ -270,7 +270,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         database: None,
         findings: None,
         fixes: None,
-        in_use: gathered.as_ref().map(crate::inuse::packages_only),
+        in_use: gathered.clone(),
         risk: None,
     };
 
@@ -334,7 +334,7 @@ fn attach_findings(
     inventory: &mut Inventory,
     store: &Store,
     args: &ScanArgs,
-    gathered: Option<&crate::inuse::Gathered>,
+    gathered: Option<&postwatch_model::InUseSummary>,
 ) -> Result<()> {
     let updated_at = store.meta("updated_at")?;
     let age = updated_at.as_deref().and_then(age_seconds);
@@ -362,7 +362,7 @@ fn attach_findings(
         .filter(|f| !args.ignore_unfixed || f.fix_state == FixState::Fixed)
         .collect();
     if let Some(g) = gathered {
-        inventory.in_use = Some(crate::inuse::apply(&mut findings, g));
+        inventory.in_use = Some(postwatch_matcher::in_use::apply_in_use(&mut findings, g));
     }
     postwatch_matcher::risk::rescore_and_sort(&mut findings);
     if args.in_use_only {

@@ -9,9 +9,6 @@ use postwatch_model::{Package, UseEvidence};
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-/// Most evidence kept per package: enough to show who loads it.
-pub const MAX_EVIDENCE: usize = 5;
-
 /// Directories that merged-/usr systems alias into `/usr`: dpkg may list
 /// `/lib/x86_64-linux-gnu/libc.so.6` while a process maps `/usr/lib/…`.
 const MERGED_USR: [&str; 6] = ["/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"];

@@ -8,6 +8,7 @@
 
 mod fix;
 mod range;
+pub mod in_use;
 pub mod risk;
 mod severity;
 
