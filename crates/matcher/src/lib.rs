@@ -7,8 +7,8 @@
 //! targets, open files (advisories come through the [`Advisories`] trait), or print.
 
 mod fix;
-mod range;
 pub mod in_use;
+mod range;
 pub mod risk;
 mod severity;
 
