@@ -28,6 +28,19 @@ export TRIVY
 # Builds the cargo-auditable binary the Rust binary detector is tested on.
 cargo auditable --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-auditable
 
+step "peers: rpm, createrepo_c, zchunk, zstd (repository index fixtures built at test time)"
+apt_need=()
+command -v rpmbuild >/dev/null || apt_need+=(rpm)
+command -v createrepo_c >/dev/null || apt_need+=(createrepo-c)
+command -v zck >/dev/null || apt_need+=(zchunk)
+command -v zstd >/dev/null || apt_need+=(zstd)
+command -v apt-cache >/dev/null || apt_need+=(apt)
+if [ ${#apt_need[@]} -gt 0 ]; then
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${apt_need[@]}" >/dev/null
+fi
+
 step "test images (Debian archive → docker tar, OCI layout, OCI tar, rootfs)"
 if [ "$(id -u)" = 0 ]; then
   bash scripts/build-test-images.sh "$POSTWATCH_TEST_IMAGES"

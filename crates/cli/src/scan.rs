@@ -232,6 +232,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read packages in {:?}", args.target))?;
     let mut warnings = opened.warnings;
     warnings.extend(collected.warnings);
+    let wants_vulns = !args.no_vulns && !matches!(args.format, FormatArg::Spdx);
+    // What the target's own repositories offer, to tell whether a fix is installable.
+    let available = if wants_vulns {
+        postwatch_inventory::available::collect(opened.tree.as_ref(), &mut warnings)
+            .with_context(|| format!("cannot read repository indexes in {:?}", args.target))?
+    } else {
+        Default::default()
+    };
     timing("inventory", started);
     if args.watch.is_some() && !(args.in_use || args.in_use_only) {
         bail!("--watch records what processes load: use it with --in-use or --in-use-only");
@@ -274,7 +282,6 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         risk: None,
     };
 
-    let wants_vulns = !args.no_vulns && !matches!(args.format, FormatArg::Spdx);
     if wants_vulns || args.explain.is_some() {
         let db_path = args.location.path();
         match Store::open(&db_path) {
@@ -285,7 +292,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
                 let matching = std::time::Instant::now();
-                attach_findings(&mut inventory, &store, &args, gathered.as_ref())?;
+                attach_findings(&mut inventory, &store, &args, gathered.as_ref(), &available)?;
                 timing("match", matching);
             }
             Err(e) if args.explain.is_some() || args.fail_on.is_some() => bail!(e),
@@ -335,6 +342,7 @@ fn attach_findings(
     store: &Store,
     args: &ScanArgs,
     gathered: Option<&postwatch_model::InUseSummary>,
+    available: &postwatch_inventory::available::Available,
 ) -> Result<()> {
     let updated_at = store.meta("updated_at")?;
     let age = updated_at.as_deref().and_then(age_seconds);
@@ -361,6 +369,18 @@ fn attach_findings(
         .filter(|f| args.severity.is_empty() || args.severity.contains(&f.severity))
         .filter(|f| !args.ignore_unfixed || f.fix_state == FixState::Fixed)
         .collect();
+    postwatch_matcher::availability::apply_availability(
+        &mut findings,
+        &inventory.packages,
+        !available.is_empty(),
+        &|manager, name| {
+            available
+                .versions(manager, name)
+                .into_iter()
+                .map(|(version, _)| version.to_owned())
+                .collect()
+        },
+    );
     if let Some(g) = gathered {
         inventory.in_use = Some(postwatch_matcher::in_use::apply_in_use(&mut findings, g));
     }

@@ -462,3 +462,91 @@ fn version_and_cvss_tools() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("error: "));
 }
+
+/// A fixed version counts as installable only when the host's own apt lists (real
+/// bookworm, -updates and -security stanzas, lz4, plain and xz) offer it.
+#[test]
+fn fix_availability_comes_from_the_targets_apt_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let lists = root.join("var/lib/apt/lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    for entry in std::fs::read_dir(testdata("available/apt/var/lib/apt/lists")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), lists.join(entry.file_name())).unwrap();
+    }
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=\"12\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\n\n\
+         Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10+deb12u4\n",
+    )
+    .unwrap();
+    // Constructed cases: openssl fixed in a version -security offers, curl in one
+    // no list has yet.
+    let records = dir.path().join("records");
+    std::fs::create_dir_all(&records).unwrap();
+    for (id, source, fixed) in [
+        ("PW-AVAIL-1", "openssl", "3.0.22-1~deb12u1"),
+        ("PW-AVAIL-2", "curl", "7.88.1-10+deb12u16"),
+    ] {
+        let record = serde_json::json!({
+            "id": id, "modified": "2026-11-27T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": source},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+        });
+        std::fs::write(records.join(format!("{id}.json")), record.to_string()).unwrap();
+    }
+    let db = dir.path().join("a.db");
+    let out = postwatch()
+        .args(["db", "import", "--db", db.to_str().unwrap()])
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "scan",
+        root.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "-f",
+        "json",
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = |name: &str| -> Value {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["package"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} finding: {doc}"))
+            .clone()
+    };
+    let ssl = finding("libssl3");
+    assert_eq!(ssl["fix_available"], true);
+    assert_eq!(ssl["available_version"], "3.0.22-1~deb12u2");
+    let curl = finding("curl");
+    assert_eq!(curl["fix_available"], false);
+    assert!(curl.get("available_version").is_none());
+    // Installable now ranks above not yet installable, all else equal.
+    assert!(ssl["risk"].as_f64().unwrap() > curl["risk"].as_f64().unwrap());
+
+    let out = run(&[
+        "scan",
+        root.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "-q",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("repo has 3.0.22-1~deb12u2"), "{text}");
+    assert!(text.contains("not in repos yet"), "{text}");
+}

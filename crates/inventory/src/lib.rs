@@ -9,6 +9,7 @@
 //! without a filesystem; only [`collect`] touches a [`FileTree`].
 
 pub mod apk;
+pub mod available;
 mod control;
 pub mod dpkg;
 pub mod identity;
@@ -26,7 +27,7 @@ pub use lang_files::probe;
 
 /// The paths whose contents collectors read, for image readers that keep only those.
 pub fn wants(path: &str) -> bool {
-    os_wants(path) || lang_files::wants(path)
+    os_wants(path) || lang_files::wants(path) || available::wants(path)
 }
 
 /// The paths the OS detectors read.

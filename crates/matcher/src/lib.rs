@@ -6,6 +6,7 @@
 //! severity precedence, fix versions and commands, `--explain`. Must not: read
 //! targets, open files (advisories come through the [`Advisories`] trait), or print.
 
+pub mod availability;
 mod fix;
 pub mod in_use;
 mod range;
