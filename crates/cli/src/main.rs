@@ -2,10 +2,12 @@
 //! (open target → collect inventory → match advisories → render). Owns user-facing
 //! behaviour only: flags, progress, messages, exit codes, writing output atomically.
 
+mod agent;
 mod db;
 mod inuse;
 mod output;
 mod scan;
+mod serve;
 mod tools;
 
 use clap::{Parser, Subcommand};
@@ -17,12 +19,14 @@ use std::process::ExitCode;
     version,
     about = "Watch software after it ships: what is installed where, and what is vulnerable.",
     long_about = "Watch software after it ships.\n\n\
-        postwatch inventories the OS packages (dpkg, apk, rpm) of container images, root \
-        filesystems and the live host, and matches them against OSV advisories with each \
-        ecosystem's exact version ordering, CVSS, CISA KEV and EPSS.\n\n\
-        First run `postwatch db update` (or `postwatch db import` for offline files), then \
-        `postwatch scan TARGET`.",
-    after_help = "Examples:\n  postwatch db update\n  postwatch scan host\n  postwatch scan ./image.tar --severity HIGH,CRITICAL --fail-on HIGH\n  postwatch scan ./rootfs --format sarif --output results.sarif"
+        postwatch inventories the OS and language packages of container images, root \
+        filesystems, project folders and the live host, and matches them against OSV \
+        advisories with each ecosystem's exact version ordering, CVSS, CISA KEV, EPSS and \
+        what running processes actually load.\n\n\
+        One machine: `postwatch db update`, then `postwatch scan TARGET`. A fleet: \
+        `postwatch up` (server and local agent), `postwatch agent` on every other host, \
+        `postwatch scan --server URL` in CI.",
+    after_help = "Examples:\n  postwatch db update\n  postwatch up\n  postwatch scan host --in-use\n  postwatch scan ./image.tar --severity HIGH,CRITICAL --fail-on HIGH\n  postwatch scan ./rootfs --format sarif --output results.sarif"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +46,18 @@ enum Command {
     Version(tools::VersionCommand),
     /// Score CVSS v2, v3.0, v3.1 and v4.0 vectors.
     Cvss(tools::CvssArgs),
+    /// Run the fleet server and a local agent for this host in one process, with data
+    /// under ~/.local/share/postwatch; prints the URL and an API token.
+    Up(serve::UpArgs),
+    /// Run the fleet server: stores agents' and CI's reports, matches them, answers
+    /// the fleet API (/api/v1, described at /api/openapi.json).
+    Server(serve::ServerArgs),
+    /// Create a user API token (or, with --enrolment, an agent enrolment token) in a
+    /// server's data directory. The secret is printed once and stored hashed.
+    Token(serve::TokenArgs),
+    /// Inventory this host (or --root DIR) and its containers on an interval and ship
+    /// it to a server; undelivered reports wait in a durable queue.
+    Agent(agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +67,10 @@ fn main() -> ExitCode {
         Command::Db(cmd) => db::run(cmd),
         Command::Version(cmd) => tools::version(cmd),
         Command::Cvss(args) => tools::cvss(args),
+        Command::Up(args) => serve::up(args),
+        Command::Server(args) => serve::server(args),
+        Command::Token(args) => serve::token(args),
+        Command::Agent(args) => agent::run(args),
     };
     match result {
         Ok(code) => code,

@@ -157,6 +157,13 @@ pub struct ScanArgs {
     /// Print how long each stage took to standard error.
     #[arg(long)]
     timings: bool,
+    /// Also upload the inventory to a postwatch server, so pipelines and hosts share
+    /// one fleet view (the server matches it and keeps its history).
+    #[arg(long, value_name = "URL", requires = "token")]
+    server: Option<String>,
+    /// A user API token for --server (`postwatch token`; or set POSTWATCH_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
     #[command(flatten)]
     location: DbLocation,
 }
@@ -166,7 +173,7 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         .ok_or_else(|| format!("{s:?} is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"))
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let (digits, unit) = match s.chars().last() {
         Some('s') => (&s[..s.len() - 1], 1),
@@ -182,7 +189,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{s:?} is too long"))
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, shift) = match s.chars().last() {
         Some('K' | 'k') => (&s[..s.len() - 1], 10),
@@ -308,6 +315,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     }
 
+    if let Some(server) = &args.server {
+        upload(server, &args, &inventory)?;
+    }
     if !args.quiet {
         print_warnings(&inventory);
     }
@@ -394,6 +404,78 @@ fn attach_findings(
         &findings,
     ));
     inventory.findings = Some(findings);
+    Ok(())
+}
+
+/// Sends the inventory to a server as a full report of an image (or host) asset.
+fn upload(server: &str, args: &ScanArgs, inventory: &Inventory) -> Result<()> {
+    use postwatch_model::fleet::{AssetKind, AssetRef, InventoryPayload, Report};
+    let token = args
+        .token
+        .clone()
+        .or_else(|| std::env::var("POSTWATCH_TOKEN").ok())
+        .context("--server needs --token (a user API token from `postwatch token`)")?;
+    let image = inventory.target.image.as_ref();
+    let asset = match inventory.target.kind {
+        TargetKind::Host => AssetRef {
+            kind: AssetKind::Host,
+            name: postwatch_agent::facts::host_facts(
+                std::path::Path::new("/"),
+                std::path::Path::new("/proc"),
+                std::path::Path::new("/sys"),
+                Default::default(),
+            )
+            .hostname,
+            host: None,
+            image_digest: None,
+        },
+        _ => AssetRef {
+            kind: AssetKind::Image,
+            name: image
+                .and_then(|i| i.repo_tags.first().cloned())
+                .unwrap_or_else(|| args.target.clone()),
+            host: None,
+            image_digest: image.and_then(|i| i.manifest_digest.clone()),
+        },
+    };
+    let now = now();
+    let report = Report {
+        protocol: postwatch_model::fleet::FLEET_PROTOCOL_VERSION.to_owned(),
+        report_id: format!("scan-{}-{}", std::process::id(), now.unix_timestamp_nanos()),
+        taken_at: now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        asset,
+        facts: None,
+        inventory: InventoryPayload::Full {
+            target: inventory.target.clone(),
+            os: inventory.os.clone(),
+            packages: inventory
+                .packages
+                .iter()
+                .map(|p| postwatch_model::Package {
+                    files: Vec::new(),
+                    ..p.clone()
+                })
+                .collect(),
+        },
+        in_use: inventory.in_use.clone(),
+    };
+    let client = postwatch_agent::client::Client::new(
+        server,
+        &token,
+        &postwatch_agent::client::ClientConfig::default(),
+    )?;
+    let ack = client.send(&report)?;
+    if !ack.stored {
+        bail!(
+            "the server did not store the inventory: {}",
+            ack.reason.unwrap_or_default()
+        );
+    }
+    if !args.quiet {
+        eprintln!("uploaded to {server} as report {}", ack.report_id);
+    }
     Ok(())
 }
 

@@ -1,0 +1,444 @@
+//! `postwatch agent`: inventories this host (or another root filesystem) and its
+//! running containers on an interval and whenever a package database changes, and
+//! ships the result to the server — through a durable queue, so nothing is lost
+//! while the server is unreachable.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use postwatch_agent::client::{Backoff, Client, ClientConfig, SendError};
+use postwatch_agent::queue::{PushOutcome, Queue};
+use postwatch_agent::state::{Enrolment, StateDir};
+use postwatch_agent::{containers, delta, facts, watch::DbWatcher};
+use postwatch_inventory::PackageTypes;
+use postwatch_model::fleet::{
+    AssetKind, AssetRef, HostFacts, InventoryPayload, Report, FLEET_PROTOCOL_VERSION,
+};
+use postwatch_model::{InUseSummary, OsInfo, Package, Target, TargetKind};
+use postwatch_target::{Limits, OpenOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Clone)]
+pub struct AgentArgs {
+    /// The server's URL (`https://postwatch.example:8731`; plain http only to loopback
+    /// unless --allow-plain-http).
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The fleet's enrolment token, needed on the first run only (or set
+    /// POSTWATCH_ENROL_TOKEN). The agent keeps its own credential afterwards.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Root filesystem to inventory: this host by default; another directory for a
+    /// mounted volume or an unpacked image.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// The asset's name [default: the hostname of --root].
+    #[arg(long)]
+    name: Option<String>,
+    /// Where the agent keeps its credential and queue [default:
+    /// ~/.local/share/postwatch/agent].
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Time between inventories (a changed package database triggers one sooner).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::scan::parse_duration)]
+    interval: Duration,
+    /// Take one inventory, deliver everything queued, and exit (exit code 4 when the
+    /// server could not be reached: the reports stay queued for the next run).
+    #[arg(long)]
+    once: bool,
+    /// A tag for this host (repeatable): --tag env=prod --tag team=payments.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Largest size of the queue of undelivered reports.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::scan::parse_size)]
+    queue_limit: u64,
+    /// Do not read /proc for what running processes load.
+    #[arg(long)]
+    no_in_use: bool,
+    /// Also report each running container, from its own root filesystem.
+    #[arg(long)]
+    containers: bool,
+    /// Allow http:// to a server that is not on this machine (the credential then
+    /// travels in clear text).
+    #[arg(long)]
+    allow_plain_http: bool,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+/// Exit code of `--once` when reports stay queued.
+const EXIT_UNDELIVERED: u8 = 4;
+
+impl AgentArgs {
+    /// The agent `postwatch up` runs for this host.
+    pub fn local(server: &str, token: &str, state: &Path, interval: Duration) -> AgentArgs {
+        AgentArgs {
+            server: server.to_owned(),
+            token: Some(token.to_owned()),
+            root: PathBuf::from("/"),
+            name: None,
+            state: Some(state.to_owned()),
+            interval,
+            once: false,
+            tags: Vec::new(),
+            queue_limit: 256 << 20,
+            no_in_use: false,
+            containers: true,
+            allow_plain_http: false,
+        }
+    }
+}
+
+/// Writes a secret file readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// One asset's state, ready to report.
+struct Observed {
+    asset: AssetRef,
+    facts: Option<HostFacts>,
+    target: Target,
+    os: Option<OsInfo>,
+    packages: Vec<Package>,
+    in_use: Option<InUseSummary>,
+}
+
+pub fn run(args: AgentArgs) -> Result<ExitCode> {
+    let state_dir = args
+        .state
+        .clone()
+        .unwrap_or_else(|| crate::serve::default_data_dir().join("agent"));
+    let mut state = StateDir::open(&state_dir)?;
+    let config = ClientConfig {
+        allow_plain_http: args.allow_plain_http,
+        ..ClientConfig::default()
+    };
+    let enrolment = enrol(&args, &mut state, &config)?;
+    let client = Client::new(&args.server, &enrolment.credential, &config)?;
+    let mut queue = Queue::open(&state_dir.join("queue"), args.queue_limit)?;
+    let watcher = DbWatcher::new(&args.root)
+        .map_err(|e| eprintln!("agent: {e}; rescanning on the interval only"))
+        .ok();
+    let mut backoff = Backoff::new();
+    let mut next_inventory = Instant::now();
+    loop {
+        if Instant::now() >= next_inventory {
+            for observed in observe(&args)? {
+                queue_report(&mut state, &mut queue, observed)?;
+            }
+            next_inventory = Instant::now() + args.interval;
+        }
+        let delivered = deliver(&client, &mut state, &mut queue, &mut backoff)?;
+        if args.once {
+            if delivered {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "agent: {} report(s) stay queued in {}; they are sent on the next run",
+                queue.len(),
+                queue.dir().display()
+            );
+            return Ok(ExitCode::from(EXIT_UNDELIVERED));
+        }
+        // Wait for the next inventory, a database change, or the next retry.
+        let retry_at = (!delivered).then(|| Instant::now() + backoff.next_delay());
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = Instant::now();
+            if watcher.as_ref().is_some_and(|w| w.changed()) {
+                next_inventory = now;
+                break;
+            }
+            if now >= next_inventory || retry_at.is_some_and(|t| now >= t) {
+                break;
+            }
+        }
+    }
+}
+
+/// The agent's credential: kept from an earlier enrolment with this server, or
+/// obtained now with the enrolment token.
+fn enrol(args: &AgentArgs, state: &mut StateDir, config: &ClientConfig) -> Result<Enrolment> {
+    if let Some(e) = state.enrolment()? {
+        if e.server == args.server {
+            return Ok(e);
+        }
+        eprintln!(
+            "agent: enrolled with {} before; enrolling with {} now",
+            e.server, args.server
+        );
+    }
+    let Some(token) = args
+        .token
+        .clone()
+        .or_else(|| std::env::var("POSTWATCH_ENROL_TOKEN").ok())
+    else {
+        bail!("this agent is not enrolled with {}: pass --token with an enrolment token (`postwatch token --enrolment` on the server)", args.server);
+    };
+    let hostname = facts::host_facts(
+        &args.root,
+        Path::new("/proc"),
+        Path::new("/sys"),
+        BTreeMap::new(),
+    )
+    .hostname;
+    let name = args.name.clone().unwrap_or(hostname);
+    let answer = Client::enrol(&args.server, &token, &name, config)?;
+    let enrolment = Enrolment {
+        server: args.server.clone(),
+        agent_id: answer.agent_id,
+        credential: answer.credential,
+    };
+    state.save_enrolment(&enrolment)?;
+    Ok(enrolment)
+}
+
+fn options<'a>(
+    kind: TargetKind,
+    progress: &'a dyn Fn(postwatch_target::Progress),
+) -> OpenOptions<'a> {
+    OpenOptions {
+        kind: Some(kind),
+        wanted: &postwatch_inventory::wants,
+        probe: Some(postwatch_inventory::probe()),
+        limits: Limits::default(),
+        progress,
+    }
+}
+
+/// One root filesystem's inventory.
+struct Inventoried {
+    target: Target,
+    os: Option<OsInfo>,
+    packages: Vec<Package>,
+    in_use: Option<InUseSummary>,
+}
+
+/// Inventories one root filesystem: packages, and what its processes load.
+fn inventory_of(path: &str, kind: TargetKind, with_in_use: bool) -> Result<Inventoried> {
+    let quiet = |_: postwatch_target::Progress| {};
+    let opened = postwatch_target::open(path, &options(kind, &quiet))
+        .with_context(|| format!("cannot read {path}"))?;
+    let collected =
+        postwatch_inventory::collect_types(opened.tree.as_ref(), PackageTypes::default())
+            .with_context(|| format!("cannot read packages in {path}"))?;
+    let in_use = if with_in_use {
+        crate::inuse::gather(
+            path,
+            kind,
+            opened.tree.as_ref(),
+            &collected.packages,
+            None,
+            true,
+        )?
+    } else {
+        None
+    };
+    let mut packages = collected.packages;
+    // The server matches packages; which files they own only matters here, for in-use.
+    for p in &mut packages {
+        p.files = Vec::new();
+    }
+    let target = Target {
+        name: path.to_owned(),
+        kind,
+        image: None,
+    };
+    Ok(Inventoried {
+        target,
+        os: collected.os,
+        packages,
+        in_use,
+    })
+}
+
+/// The host (or --root) and, with --containers, each running container.
+fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
+    let tags: BTreeMap<String, String> = args.tags.iter().cloned().collect();
+    let mut host_facts = facts::host_facts(&args.root, Path::new("/proc"), Path::new("/sys"), tags);
+    host_facts.agent_version = env!("CARGO_PKG_VERSION").to_owned();
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| host_facts.hostname.clone());
+    let is_host = args.root == Path::new("/");
+    let root = args.root.to_string_lossy().into_owned();
+    let kind = if is_host {
+        TargetKind::Host
+    } else {
+        TargetKind::Rootfs
+    };
+    // Processes only tell about the filesystem they run on: the live host.
+    let Inventoried {
+        target,
+        os,
+        packages,
+        in_use,
+    } = inventory_of(&root, kind, is_host && !args.no_in_use)?;
+    let mut observed = vec![Observed {
+        asset: AssetRef {
+            kind: AssetKind::Host,
+            name: name.clone(),
+            host: None,
+            image_digest: None,
+        },
+        facts: Some(host_facts),
+        target,
+        os,
+        packages,
+        in_use,
+    }];
+    if args.containers && is_host {
+        let mut warnings = Vec::new();
+        for c in containers::find_containers(&args.root, Path::new("/proc"), &mut warnings) {
+            let path = format!("/proc/{}/root", c.pid);
+            match inventory_of(&path, TargetKind::Rootfs, !args.no_in_use) {
+                Ok(Inventoried {
+                    mut target,
+                    os,
+                    packages,
+                    in_use,
+                }) => {
+                    target.name = c.image.clone().unwrap_or_else(|| c.container.id.clone());
+                    observed.push(Observed {
+                        asset: AssetRef {
+                            kind: AssetKind::Container,
+                            name: c.container.id.clone(),
+                            host: Some(name.clone()),
+                            image_digest: c.image_digest.clone(),
+                        },
+                        facts: None,
+                        target,
+                        os,
+                        packages,
+                        in_use,
+                    });
+                }
+                Err(e) => warnings.push(format!("container {}: {e:#}", c.container.short_id())),
+            }
+        }
+        for w in warnings {
+            eprintln!("agent: {w}");
+        }
+    }
+    Ok(observed)
+}
+
+/// Queues a report: a delta against the last report queued for the asset, or the
+/// full inventory when there is none.
+fn queue_report(state: &mut StateDir, queue: &mut Queue, o: Observed) -> Result<()> {
+    let report_id = state.next_report_id()?;
+    let base = state.last_ack(&o.asset)?;
+    let inventory = match &base {
+        Some(base) => {
+            let (added, removed) = delta::diff(&base.packages, &o.packages);
+            InventoryPayload::Delta {
+                base: base.report_id.clone(),
+                os: o.os.clone(),
+                added,
+                removed,
+            }
+        }
+        None => InventoryPayload::Full {
+            target: o.target.clone(),
+            os: o.os.clone(),
+            packages: o.packages.clone(),
+        },
+    };
+    let report = Report {
+        protocol: FLEET_PROTOCOL_VERSION.to_owned(),
+        report_id: report_id.clone(),
+        taken_at: crate::output::now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        asset: o.asset.clone(),
+        facts: o.facts,
+        inventory,
+        in_use: o.in_use,
+    };
+    match queue.push(&report)? {
+        PushOutcome::Queued { .. } => {
+            // The next delta builds on this one: the server applies them in order.
+            state.record_ack(&o.asset, &report_id, &o.packages)?;
+        }
+        PushOutcome::QueueFull { bytes, limit, .. } => {
+            eprintln!(
+                "agent: WARNING: the report queue in {} is full ({bytes} of {limit} bytes): this inventory is not queued; is the server down? raise --queue-limit",
+                queue.dir().display()
+            );
+        }
+    }
+    for w in queue
+        .take_warnings()
+        .into_iter()
+        .chain(state.take_warnings())
+    {
+        eprintln!("agent: {w}");
+    }
+    Ok(())
+}
+
+/// Sends queued reports oldest first. Returns whether the queue is empty.
+fn deliver(
+    client: &Client,
+    state: &mut StateDir,
+    queue: &mut Queue,
+    backoff: &mut Backoff,
+) -> Result<bool> {
+    while let Some((id, report)) = queue.peek()? {
+        match client.send(&report) {
+            Ok(ack) => {
+                if !ack.stored {
+                    // The server lacks this delta's base: the next report is full.
+                    eprintln!(
+                        "agent: the server did not take report {} ({}); sending a full inventory next",
+                        report.report_id,
+                        ack.reason.as_deref().unwrap_or("unknown base")
+                    );
+                    state.forget_ack(&report.asset)?;
+                }
+                queue.ack(id)?;
+                backoff.reset();
+            }
+            Err(e) if e.is_retryable() => {
+                if backoff.failures() == 0 {
+                    eprintln!("agent: {e}");
+                }
+                return Ok(false);
+            }
+            Err(e @ SendError::Rejected { .. })
+                if e.status() == Some(401) || e.status() == Some(403) =>
+            {
+                bail!("{e}");
+            }
+            Err(e) => {
+                // Sending it again cannot succeed: drop it, and send a full inventory next.
+                eprintln!("agent: report {} dropped: {e}", report.report_id);
+                state.forget_ack(&report.asset)?;
+                queue.ack(id)?;
+            }
+        }
+    }
+    Ok(true)
+}
