@@ -111,7 +111,7 @@ CREATE TABLE packages(
     data BLOB NOT NULL,
     PRIMARY KEY(asset_id, key)
 ) WITHOUT ROWID;
-
+CREATE INDEX packages_name ON packages(name, ecosystem);
 
 -- Findings, open and resolved, keyed by (asset, vulnerability id, package purl).
 -- `data` is the whole Finding document; the columns are for filtering and sorting.
@@ -154,8 +154,9 @@ CREATE TABLE credentials(
     revoked_at INTEGER
 ) WITHOUT ROWID;
 
--- Daily snapshots per asset: open findings by severity x in_use x fixable, and the
--- day's changes. `day` is a Julian day number (UTC).
+-- Daily snapshots per asset: open findings by severity x in_use x fixable, written by
+-- replace_findings for its UTC day. `day` is a Julian day number. An asset's state on a
+-- day without a snapshot is its latest earlier snapshot (carried forward).
 CREATE TABLE daily_counts(
     asset_id INTEGER NOT NULL,
     day INTEGER NOT NULL,
@@ -166,6 +167,8 @@ CREATE TABLE daily_counts(
     PRIMARY KEY(asset_id, day, severity, in_use, fixable)
 ) WITHOUT ROWID;
 CREATE INDEX daily_counts_day ON daily_counts(day);
+-- One row per snapshot (also when nothing is open): the day's new, resolved and
+-- reopened findings.
 CREATE TABLE daily_changes(
     asset_id INTEGER NOT NULL,
     day INTEGER NOT NULL,
@@ -176,19 +179,22 @@ CREATE TABLE daily_changes(
 ) WITHOUT ROWID;
 CREATE INDEX daily_changes_day ON daily_changes(day);
 
--- The same summed over the fleet, kept in step by replace_findings, so that fleet
--- history reads a few rows per day whatever the number of assets.
+-- The fleet, delta-encoded: how much each cell (and the number of assets with a state)
+-- changes on a day, with carried-forward states included. The fleet on day D is the sum
+-- of deltas up to D, so fleet history reads a few rows per day whatever the number of
+-- assets, and an asset not re-evaluated on a day still counts. Kept in step by
+-- replace_findings, delete_asset and prune_history.
 CREATE TABLE fleet_daily_counts(
     day INTEGER NOT NULL,
     severity INTEGER NOT NULL,
     in_use TEXT NOT NULL,
     fixable INTEGER NOT NULL,
-    count INTEGER NOT NULL,
+    delta INTEGER NOT NULL,
     PRIMARY KEY(day, severity, in_use, fixable)
 ) WITHOUT ROWID;
 CREATE TABLE fleet_daily_changes(
     day INTEGER PRIMARY KEY,
-    assets INTEGER NOT NULL,
+    assets INTEGER NOT NULL,  -- delta of the number of assets with a state
     new INTEGER NOT NULL,
     resolved INTEGER NOT NULL,
     reopened INTEGER NOT NULL

@@ -184,3 +184,62 @@ fn open_fails_cleanly_on_a_file_in_the_way() {
         "{err}"
     );
 }
+
+/// An acknowledged report survives the process being killed right after the
+/// acknowledgement (SIGKILL: no destructors, no checkpoint; the WAL is recovered).
+#[test]
+fn an_acknowledged_report_survives_a_killed_process() {
+    use std::io::{BufRead, BufReader, Write};
+    const CHILD: &str = "POSTWATCH_FLEETSTORE_CRASH_CHILD_DIR";
+    if let Ok(dir) = std::env::var(CHILD) {
+        // The child: store, acknowledge on stdout, then wait to be killed.
+        let store = open(std::path::Path::new(&dir));
+        let (ack, _) = store
+            .store_report(
+                &full(
+                    "crash-1",
+                    host_ref("victim"),
+                    vec![pkg("openssl", "3.0.11-1")],
+                ),
+                None,
+            )
+            .unwrap();
+        assert!(ack.stored);
+        let mut out = std::io::stdout();
+        writeln!(out, "ACK {}", ack.report_id).unwrap();
+        out.flush().unwrap();
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_acknowledged_report_survives_a_killed_process",
+            "--nocapture",
+        ])
+        .env(CHILD, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acked = false;
+    for line in BufReader::new(stdout).lines() {
+        if line.unwrap().starts_with("ACK crash-1") {
+            acked = true;
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(acked, "the child acknowledged the report");
+    let store = open(dir.path());
+    let id = store
+        .asset_id(postwatch_model::fleet::AssetKind::Host, "victim")
+        .unwrap()
+        .expect("asset persisted");
+    let inv = store.inventory(id).unwrap().unwrap();
+    assert_eq!(inv.report_id.as_deref(), Some("crash-1"));
+    assert_eq!(inv.packages, vec![pkg("openssl", "3.0.11-1")]);
+}
