@@ -147,6 +147,7 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
             for observed in observe(&args)? {
                 queue_report(&mut state, &mut queue, observed)?;
             }
+            postwatch_agent::release_memory();
             next_inventory = Instant::now() + args.interval;
         }
         let delivered = deliver(&client, &mut state, &mut queue, &mut backoff)?;

@@ -22,6 +22,7 @@ use postwatch_model::{
     Finding, FindingPackage, FixState, InUse, KevInfo, OsInfo, Package, PackageManager, Severity,
     Target, TargetKind,
 };
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use time::macros::datetime;
@@ -432,14 +433,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", Stats(reports).line("store_report (delta, 5 changed)"));
     println!("{}", Stats(replaces).line("replace_findings (some churn)"));
 
-    // Phase 3: synthetic history, straight into the tables.
+    // Phase 3: synthetic history for the days before phase 1, straight into the tables,
+    // delta-encoded for the fleet as replace_findings would have written it.
     if args.history_days > 2 {
         let t = Instant::now();
         let mut conn = rusqlite::Connection::open(store.path())?;
         conn.busy_timeout(Duration::from_secs(30))?;
         let tx = conn.transaction()?;
-        let first = i64::from(day0.date().to_julian_day()) - args.history_days + 2;
-        let last = i64::from(day0.date().to_julian_day()) - 1;
+        let day0_number = i64::from(day0.date().to_julian_day());
+        let first = day0_number - args.history_days + 2;
+        let last = day0_number - 1;
+        // (day, severity, in_use, fixable) → fleet delta; day → (assets delta, new, resolved).
+        let mut fleet: HashMap<(i64, i64, &str, i64), i64> = HashMap::new();
+        let mut fleet_changes: HashMap<i64, (i64, i64, i64)> = HashMap::new();
         {
             let mut counts = tx.prepare(
                 "INSERT INTO daily_counts(asset_id, day, severity, in_use, fixable, count)
@@ -449,21 +455,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "INSERT INTO daily_changes(asset_id, day, new, resolved, reopened)
                  VALUES (?1, ?2, ?3, ?4, 0)",
             )?;
-            let mut fleet = tx.prepare(
-                "INSERT INTO fleet_daily_counts(day, severity, in_use, fixable, count)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT DO UPDATE SET count = count + excluded.count",
-            )?;
-            let mut fleet_changes = tx.prepare(
-                "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened)
-                 VALUES (?1, 1, ?2, ?3, 0)
-                 ON CONFLICT DO UPDATE SET assets = assets + 1, new = new + excluded.new,
-                    resolved = resolved + excluded.resolved",
-            )?;
             let mut rng = Rng(42);
-            for day in first..=last {
-                for &id in &ids {
-                    // ~8 non-empty cells per asset and day, 20 findings in all.
+            for &id in &ids {
+                let mut previous: HashMap<(i64, &str, i64), i64> = HashMap::new();
+                for day in first..=last {
+                    // ~8 non-empty cells per asset and day, `findings` in all.
+                    let mut cells: HashMap<(i64, &str, i64), i64> = HashMap::new();
                     let mut left = args.findings as i64;
                     for cell in 0..8i64 {
                         let n = if cell == 7 {
@@ -472,21 +469,53 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                             (rng.below(4) as i64).min(left)
                         };
                         left -= n;
-                        if n == 0 {
-                            continue;
+                        if n > 0 {
+                            let key = (
+                                cell % 5,
+                                ["yes", "no", "unknown"][(cell % 3) as usize],
+                                cell % 2,
+                            );
+                            *cells.entry(key).or_insert(0) += n;
                         }
-                        let (sev, in_use, fix) = (
-                            cell % 5,
-                            ["yes", "no", "unknown"][(cell % 3) as usize],
-                            cell % 2,
-                        );
+                    }
+                    for (&(sev, in_use, fix), &n) in &cells {
                         counts.execute(rusqlite::params![id, day, sev, in_use, fix, n])?;
-                        fleet.execute(rusqlite::params![day, sev, in_use, fix, n])?;
+                        *fleet.entry((day, sev, in_use, fix)).or_insert(0) += n;
+                    }
+                    for (&(sev, in_use, fix), &n) in &previous {
+                        *fleet.entry((day, sev, in_use, fix)).or_insert(0) -= n;
                     }
                     let (new, resolved) = (rng.below(2) as i64, rng.below(2) as i64);
                     changes.execute(rusqlite::params![id, day, new, resolved])?;
-                    fleet_changes.execute(rusqlite::params![day, new, resolved])?;
+                    let e = fleet_changes.entry(day).or_insert((0, 0, 0));
+                    e.0 += i64::from(day == first);
+                    e.1 += new;
+                    e.2 += resolved;
+                    previous = cells;
                 }
+                // Phase 1's snapshot was written as the asset's first: it now follows
+                // the injected ones.
+                for (&(sev, in_use, fix), &n) in &previous {
+                    *fleet.entry((day0_number, sev, in_use, fix)).or_insert(0) -= n;
+                }
+                fleet_changes.entry(day0_number).or_insert((0, 0, 0)).0 -= 1;
+            }
+            let mut add = tx.prepare(
+                "INSERT INTO fleet_daily_counts(day, severity, in_use, fixable, delta)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO UPDATE SET delta = delta + excluded.delta",
+            )?;
+            for ((day, sev, in_use, fix), delta) in fleet {
+                add.execute(rusqlite::params![day, sev, in_use, fix, delta])?;
+            }
+            let mut add = tx.prepare(
+                "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened)
+                 VALUES (?1, ?2, ?3, ?4, 0)
+                 ON CONFLICT DO UPDATE SET assets = assets + excluded.assets,
+                    new = new + excluded.new, resolved = resolved + excluded.resolved",
+            )?;
+            for (day, (assets, new, resolved)) in fleet_changes {
+                add.execute(rusqlite::params![day, assets, new, resolved])?;
             }
         }
         tx.commit()?;
@@ -497,6 +526,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ids.len(),
             t.elapsed().as_secs_f64()
         );
+        // The fleet's history must still add up: every day has every asset.
+        let points = store.history(
+            None,
+            day0.date() - time::Duration::days(args.history_days),
+            day1.date(),
+        )?;
+        let full_days = points
+            .iter()
+            .filter(|p| p.assets == ids.len() as u64)
+            .count();
+        if full_days != points.len() || points.len() as i64 != args.history_days {
+            return Err(format!(
+                "fleet history inconsistent: {} points, {full_days} with all assets",
+                points.len()
+            )
+            .into());
+        }
     }
 
     // Phase 4: queries.

@@ -1,17 +1,15 @@
 //! Findings: replacing an asset's set (lifecycle: new, resolved, reopened) and querying.
 
-use crate::codec::{
-    day_number, decode_doc, encode_doc, kind_from_str, rfc3339, severity_rank, unix,
-};
+use crate::codec::{decode_doc, encode_doc, kind_from_str, rfc3339, severity_rank, unix};
 use crate::error::{SqlContext, StoreError};
-use crate::history::{write_snapshot, Cells};
+use crate::history::{utc_day, write_snapshot, Cells};
 use crate::reports::finite;
 use crate::{AssetId, FindingChanges, FindingFilter, Store, StoredFinding};
 use postwatch_model::{Finding, FixState, InUse, Severity};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use std::collections::HashMap;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 /// [`FindingFilter::limit`] when absent, and its ceiling.
 pub const DEFAULT_FINDINGS_LIMIT: u32 = 1000;
@@ -176,7 +174,7 @@ impl Store {
     ) -> Result<FindingChanges, StoreError> {
         let rows = prepare(asset, findings)?;
         let now_s = unix(now);
-        let day = day_number(now.to_offset(UtcOffset::UTC).date());
+        let day = utc_day(now);
 
         // The asset's figures and snapshot cells after the call.
         let mut by_severity = [0i64; 5];

@@ -173,8 +173,7 @@ pub(crate) fn write_snapshot(
             )
             .ctx_with(what)?;
         for ((s, u, f), n) in &after {
-            st.execute(params![asset, day, s, u, f, n])
-                .ctx_with(what)?;
+            st.execute(params![asset, day, s, u, f, n]).ctx_with(what)?;
         }
     }
     let events = (
@@ -284,11 +283,7 @@ fn point(
 type CellRow = (i64, i64, String, i64, i64);
 type EventRow = (i64, i64, i64, i64, i64);
 
-fn cell_rows(
-    tx: &Transaction<'_>,
-    sql: &str,
-    args: &[i64],
-) -> Result<Vec<CellRow>, StoreError> {
+fn cell_rows(tx: &Transaction<'_>, sql: &str, args: &[i64]) -> Result<Vec<CellRow>, StoreError> {
     let what = "reading history";
     let mut st = tx.prepare_cached(sql).ctx(what)?;
     let rows = st
@@ -299,11 +294,7 @@ fn cell_rows(
     rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
 }
 
-fn event_rows(
-    tx: &Transaction<'_>,
-    sql: &str,
-    args: &[i64],
-) -> Result<Vec<EventRow>, StoreError> {
+fn event_rows(tx: &Transaction<'_>, sql: &str, args: &[i64]) -> Result<Vec<EventRow>, StoreError> {
     let what = "reading history";
     let mut st = tx.prepare_cached(sql).ctx(what)?;
     let rows = st
@@ -357,9 +348,7 @@ fn fleet_history(tx: &Transaction<'_>, from: i64, to: i64) -> Result<Vec<DailyPo
     let (mut cells, mut events) = (cells.into_iter().peekable(), events.into_iter().peekable());
     let mut out = Vec::new();
     for day in start..=end {
-        while let Some((_, severity, in_use, fixable, delta)) =
-            cells.next_if(|c| c.0 == day)
-        {
+        while let Some((_, severity, in_use, fixable, delta)) = cells.next_if(|c| c.0 == day) {
             *state.entry((severity, in_use, fixable)).or_insert(0) += delta;
         }
         let mut today = (0, 0, 0);
@@ -470,47 +459,63 @@ impl Store {
             .map(|d| unix(OffsetDateTime::new_utc(d, Time::MIDNIGHT)));
         self.write("pruning history", |tx| {
             let what = "pruning history";
-            let run = |sql: &str| -> Result<u64, StoreError> {
+            let run = |sql: &str, args: &[i64]| -> Result<u64, StoreError> {
                 tx.prepare_cached(sql)
-                    .and_then(|mut st| st.execute(params![last_dropped, first_kept]))
+                    .and_then(|mut st| st.execute(rusqlite::params_from_iter(args.iter())))
                     .map(|n| n as u64)
                     .ctx(what)
             };
+            let both = [last_dropped, first_kept];
             // Assets whose state on the first kept day comes from a dropped day get that
             // snapshot copied onto it (cells first: the marker decides who needs it).
-            run("WITH carry AS (
+            run(
+                "WITH carry AS (
                     SELECT asset_id, max(day) AS day FROM daily_changes
                     WHERE day <= ?1 GROUP BY asset_id)
                  INSERT INTO daily_counts(asset_id, day, severity, in_use, fixable, count)
                  SELECT d.asset_id, ?2, d.severity, d.in_use, d.fixable, d.count
                  FROM carry c JOIN daily_counts d ON d.asset_id = c.asset_id AND d.day = c.day
                  WHERE NOT EXISTS (SELECT 1 FROM daily_changes x
-                                   WHERE x.asset_id = c.asset_id AND x.day = ?2)")?;
-            run("INSERT INTO daily_changes(asset_id, day, new, resolved, reopened)
+                                   WHERE x.asset_id = c.asset_id AND x.day = ?2)",
+                &both,
+            )?;
+            run(
+                "INSERT INTO daily_changes(asset_id, day, new, resolved, reopened)
                  SELECT c.asset_id, ?2, 0, 0, 0
                  FROM (SELECT asset_id FROM daily_changes WHERE day <= ?1 GROUP BY asset_id) c
                  WHERE NOT EXISTS (SELECT 1 FROM daily_changes x
-                                   WHERE x.asset_id = c.asset_id AND x.day = ?2)")?;
+                                   WHERE x.asset_id = c.asset_id AND x.day = ?2)",
+                &both,
+            )?;
             // The fleet's dropped deltas are folded into the first kept day.
-            run("INSERT INTO fleet_daily_counts(day, severity, in_use, fixable, delta)
+            run(
+                "INSERT INTO fleet_daily_counts(day, severity, in_use, fixable, delta)
                  SELECT ?2, severity, in_use, fixable, sum(delta) FROM fleet_daily_counts
                  WHERE day <= ?1 GROUP BY severity, in_use, fixable
                  ON CONFLICT(day, severity, in_use, fixable)
-                 DO UPDATE SET delta = delta + excluded.delta")?;
-            run("INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened)
+                 DO UPDATE SET delta = delta + excluded.delta",
+                &both,
+            )?;
+            run(
+                "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened)
                  SELECT ?2, sum(assets), 0, 0, 0 FROM fleet_daily_changes
                  WHERE day <= ?1 HAVING count(*) > 0
-                 ON CONFLICT(day) DO UPDATE SET assets = assets + excluded.assets")?;
+                 ON CONFLICT(day) DO UPDATE SET assets = assets + excluded.assets",
+                &both,
+            )?;
             let mut deleted = 0;
             for sql in [
-                "DELETE FROM daily_counts WHERE day <= ?1 AND ?2 IS NOT NULL",
-                "DELETE FROM daily_changes WHERE day <= ?1 AND ?2 IS NOT NULL",
-                "DELETE FROM fleet_daily_counts WHERE day <= ?1 AND ?2 IS NOT NULL",
-                "DELETE FROM fleet_daily_changes WHERE day <= ?1 AND ?2 IS NOT NULL",
-                "DELETE FROM fleet_daily_counts WHERE day = ?2 AND delta = 0 AND ?1 IS NOT NULL",
+                "DELETE FROM daily_counts WHERE day <= ?1",
+                "DELETE FROM daily_changes WHERE day <= ?1",
+                "DELETE FROM fleet_daily_counts WHERE day <= ?1",
+                "DELETE FROM fleet_daily_changes WHERE day <= ?1",
             ] {
-                deleted += run(sql)?;
+                deleted += run(sql, &[last_dropped])?;
             }
+            run(
+                "DELETE FROM fleet_daily_counts WHERE day = ?1 AND delta = 0",
+                &[first_kept],
+            )?;
             if let Some(cutoff) = first_kept_at {
                 deleted += tx
                     .prepare_cached(

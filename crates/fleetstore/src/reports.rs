@@ -675,18 +675,17 @@ impl Store {
         })
     }
 
-    /// Deletes an asset with its packages, findings, report ids and per-asset history
-    /// (the fleet-wide history keeps what it counted). False when there was none.
+    /// Deletes an asset with its packages, findings, report ids and per-asset history;
+    /// from today (UTC) on it no longer counts in the fleet's history, which keeps what
+    /// it counted before. False when there was none.
     pub fn delete_asset(&self, asset: AssetId) -> Result<bool, StoreError> {
+        self.delete_asset_at(asset, OffsetDateTime::now_utc())
+    }
+
+    /// [`Store::delete_asset`] as of `now`.
+    pub fn delete_asset_at(&self, asset: AssetId, now: OffsetDateTime) -> Result<bool, StoreError> {
         self.write("deleting an asset", |tx| {
-            for sql in [
-                "DELETE FROM daily_counts WHERE asset_id = ?1",
-                "DELETE FROM daily_changes WHERE asset_id = ?1",
-            ] {
-                tx.prepare_cached(sql)
-                    .and_then(|mut st| st.execute([asset]))
-                    .ctx_with(|| format!("deleting the history of asset {asset}"))?;
-            }
+            crate::history::forget_asset(tx, asset, crate::history::utc_day(now))?;
             let n = tx
                 .prepare_cached("DELETE FROM assets WHERE id = ?1")
                 .and_then(|mut st| st.execute([asset]))

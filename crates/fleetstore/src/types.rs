@@ -289,18 +289,19 @@ pub struct DailyCount {
     pub count: u64,
 }
 
-/// One day of history: the last snapshot each asset had that day, summed.
+/// One day of history: each asset's latest snapshot on or before the day (carried
+/// forward until its findings are computed again or it is deleted), summed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailyPoint {
     /// `YYYY-MM-DD` (UTC).
     pub day: String,
-    /// Assets with a snapshot that day.
+    /// Assets counted that day (with a snapshot that day or carried).
     pub assets: u64,
     /// Non-zero cells only.
     pub counts: Vec<DailyCount>,
     /// Sum of `counts`.
     pub open: u64,
-    /// Findings first seen that day.
+    /// Findings first seen that day (events, never carried).
     pub new: u64,
     pub resolved: u64,
     pub reopened: u64,

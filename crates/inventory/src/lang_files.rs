@@ -268,8 +268,20 @@ pub fn collect(
         }
     }
     for path in &probed {
-        if !is_java_archive(path) && surely_not_go_or_rust(tree, path) {
-            continue;
+        if !is_java_archive(path) {
+            match from_sections(tree, path) {
+                Sections::NotGoOrRust => continue,
+                Sections::Read(mut parsed) => {
+                    warnings.append(&mut parsed.warnings);
+                    found.extend(parsed.packages.into_iter().map(|package| Found {
+                        package,
+                        found_in: format!("/{path}"),
+                        installed: true,
+                    }));
+                    continue;
+                }
+                Sections::NeedWholeFile => {}
+            }
         }
         let Some(result) = tree.probe(path, &probe_run)? else {
             continue;
@@ -304,17 +316,26 @@ const TELLING_SECTIONS: [&str; 6] = [
     ".dep-v0",
 ];
 
-/// For a file on disk, reads only its headers and section table: an ELF or Mach-O
-/// executable with a section table but none of [`TELLING_SECTIONS`] holds no build
-/// information, and need not be read whole. Anything else (PE, stripped section
-/// tables, images) is left to the full probe.
-fn surely_not_go_or_rust(tree: &dyn FileTree, path: &str) -> bool {
+/// What the section table of an executable on disk told.
+enum Sections {
+    /// An ELF or Mach-O file without any of [`TELLING_SECTIONS`]: no build information.
+    NotGoOrRust,
+    /// The build information, read from its section alone.
+    Read(Parsed),
+    /// Read the whole file: PE, stripped section tables, old Go formats, images.
+    NeedWholeFile,
+}
+
+/// For a file on disk, reads only its headers, its section table and the section
+/// that holds the build information (a few positioned reads): a 700 MB Go binary costs
+/// kilobytes, and a C binary is never read whole.
+fn from_sections(tree: &dyn FileTree, path: &str) -> Sections {
     use object::{Object, ObjectSection};
     let Ok(Some(file)) = tree.open_file(path) else {
-        return false;
+        return Sections::NeedWholeFile;
     };
     let Ok(len) = file.metadata().map(|m| m.len()) else {
-        return false;
+        return Sections::NeedWholeFile;
     };
     let cache = object::ReadCache::new(BlockReader {
         file,
@@ -324,25 +345,40 @@ fn surely_not_go_or_rust(tree: &dyn FileTree, path: &str) -> bool {
         block: Vec::new(),
     });
     let Ok(parsed) = object::File::parse(&cache) else {
-        return false;
+        return Sections::NeedWholeFile;
     };
     if !matches!(
         parsed.format(),
         object::BinaryFormat::Elf | object::BinaryFormat::MachO
     ) {
-        return false;
+        return Sections::NeedWholeFile;
     }
+    let absolute = format!("/{path}");
     let mut any = false;
+    let mut telling = false;
     for section in parsed.sections() {
         any = true;
-        if section
-            .name()
-            .is_ok_and(|name| TELLING_SECTIONS.contains(&name))
-        {
-            return false;
+        let Ok(name) = section.name() else { continue };
+        if !TELLING_SECTIONS.contains(&name) {
+            continue;
         }
+        telling = true;
+        // Only the build information is read: `.gopclntab` alone can be 100 MB.
+        let reader: fn(&str, &[u8]) -> Option<Parsed> = match name {
+            ".go.buildinfo" | "__go_buildinfo" => lang::golang::parse_go_section,
+            ".dep-v0" => |path, data| Some(lang::rust::parse_dep_v0(path, data)),
+            _ => continue,
+        };
+        return match section.data().ok().and_then(|data| reader(&absolute, data)) {
+            Some(found) => Sections::Read(found),
+            None => Sections::NeedWholeFile,
+        };
     }
-    any
+    if any && !telling {
+        Sections::NotGoOrRust
+    } else {
+        Sections::NeedWholeFile
+    }
 }
 
 /// Positioned reads in 16 KiB blocks for [`object::ReadCache`]: headers sit close

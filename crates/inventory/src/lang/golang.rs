@@ -134,6 +134,22 @@ pub fn parse_go_binary(path: &str, bytes: &[u8]) -> Parsed {
     parsed
 }
 
+/// Reads Go build information from the bytes of a binary's `.go.buildinfo` section
+/// alone, for callers that did not read the whole file. `None` when the section does
+/// not hold complete information by itself (pre-1.18 binaries point into other
+/// sections): read the whole file with [`parse_go_binary`] then.
+pub fn parse_go_section(path: &str, section: &[u8]) -> Option<Parsed> {
+    for at in find_all(section, MAGIC).take(MAX_CANDIDATES) {
+        let info = decode(section.get(at..).unwrap_or_default(), None)?;
+        if info.problem.is_none() {
+            let mut parsed = Parsed::default();
+            emit(path, &info, &mut parsed);
+            return Some(parsed);
+        }
+    }
+    None
+}
+
 /// What one header led to. `problem` says what was missing when the information is
 /// partial.
 struct BuildInfo {

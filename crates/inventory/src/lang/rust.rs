@@ -155,15 +155,20 @@ pub fn parse_auditable_binary(path: &str, bytes: &[u8]) -> Parsed {
     let Some(section) = file.section_by_name(".dep-v0") else {
         return parsed;
     };
-    let compressed = match section.data() {
-        Ok(d) => d,
+    match section.data() {
+        Ok(compressed) => parse_dep_v0(path, compressed),
         Err(e) => {
             parsed
                 .warnings
                 .push(format!("{path}: section .dep-v0 cannot be read: {e}"));
-            return parsed;
+            parsed
         }
-    };
+    }
+}
+
+/// Reads the zlib-compressed JSON of a `.dep-v0` section (the section's bytes only).
+pub fn parse_dep_v0(path: &str, compressed: &[u8]) -> Parsed {
+    let mut parsed = Parsed::default();
     let mut json = Vec::new();
     let read = flate2::read::ZlibDecoder::new(compressed)
         .take(MAX_AUDIT_JSON + 1)
