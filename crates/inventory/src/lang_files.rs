@@ -268,16 +268,18 @@ pub fn collect(
         }
     }
     for path in &probed {
-        if !is_java_archive(path) {
+        if is_java_archive(path) {
+            // On disk, a jar is read from its central directory, never whole.
+            if let Ok(Some(file)) = tree.open_file(path) {
+                let parsed = lang::java::parse_archive_file(&format!("/{path}"), file);
+                add_installed(&mut found, warnings, parsed, path);
+                continue;
+            }
+        } else {
             match from_sections(tree, path) {
                 Sections::NotGoOrRust => continue,
-                Sections::Read(mut parsed) => {
-                    warnings.append(&mut parsed.warnings);
-                    found.extend(parsed.packages.into_iter().map(|package| Found {
-                        package,
-                        found_in: format!("/{path}"),
-                        installed: true,
-                    }));
+                Sections::Read(parsed) => {
+                    add_installed(&mut found, warnings, parsed, path);
                     continue;
                 }
                 Sections::NeedWholeFile => {}
@@ -286,21 +288,14 @@ pub fn collect(
         let Some(result) = tree.probe(path, &probe_run)? else {
             continue;
         };
-        let mut parsed: Parsed = match serde_json::from_slice(&result) {
+        let parsed: Parsed = match serde_json::from_slice(&result) {
             Ok(p) => p,
             Err(e) => {
                 warnings.push(format!("/{path}: probe result unreadable: {e}"));
                 continue;
             }
         };
-        warnings.append(&mut parsed.warnings);
-        for package in parsed.packages {
-            found.push(Found {
-                package,
-                found_in: format!("/{path}"),
-                installed: true,
-            });
-        }
+        add_installed(&mut found, warnings, parsed, path);
     }
     Ok(settle(found, options))
 }
@@ -437,6 +432,16 @@ impl object::read::ReadCacheOps for BlockReader {
         }
         Ok(())
     }
+}
+
+/// Keeps what a binary or archive named: installed packages, found in it.
+fn add_installed(found: &mut Vec<Found>, warnings: &mut Vec<String>, parsed: Parsed, path: &str) {
+    warnings.extend(parsed.warnings);
+    found.extend(parsed.packages.into_iter().map(|package| Found {
+        package,
+        found_in: format!("/{path}"),
+        installed: true,
+    }));
 }
 
 fn read_or_warn(

@@ -32,7 +32,7 @@
 
 use super::{LangPackage, Parsed};
 use postwatch_model::PackageManager;
-use std::io::{Cursor, Read};
+use std::io::{BufReader, Cursor, Read, Seek};
 
 /// Nested archives opened below the scanned file.
 pub const MAX_DEPTH: usize = 4;
@@ -55,13 +55,59 @@ pub fn parse_archive(path: &str, bytes: &[u8]) -> Parsed {
         entries_warned: false,
     };
     let name = path.rsplit('/').next().unwrap_or(path);
-    scan.archive(path, name, bytes, 0, None);
+    scan.archive(
+        path,
+        name,
+        Cursor::new(bytes),
+        Identity::Bytes(bytes),
+        0,
+        None,
+    );
     scan.parsed
+}
+
+/// Reads a Java archive straight from its file: only the central directory and the
+/// entries that matter are read, so a 50 MB jar does not cost 50 MB of memory.
+pub fn parse_archive_file(path: &str, file: std::fs::File) -> Parsed {
+    let mut scan = Scan {
+        root: path,
+        parsed: Parsed::default(),
+        budget: MAX_DECOMPRESSED,
+        entries_left: MAX_ENTRIES,
+        entries_warned: false,
+    };
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => {
+            scan.warn(path, format_args!("cannot be read: {e}"));
+            return scan.parsed;
+        }
+    };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    scan.archive(
+        path,
+        name,
+        BufReader::with_capacity(64 << 10, file),
+        Identity::File { len },
+        0,
+        None,
+    );
+    scan.parsed
+}
+
+/// What an enclosing archive is, to recognise one nested in itself.
+enum Identity<'a> {
+    Bytes(&'a [u8]),
+    /// An archive read from disk is known by its length: an entry of exactly that
+    /// length is taken for the archive itself (conservatively: it is not read).
+    File {
+        len: u64,
+    },
 }
 
 /// The archives enclosing the one being read, to recognise an archive containing itself.
 struct Chain<'a> {
-    bytes: &'a [u8],
+    identity: Identity<'a>,
     parent: Option<&'a Chain<'a>>,
 }
 
@@ -69,7 +115,11 @@ impl Chain<'_> {
     fn contains(&self, bytes: &[u8]) -> bool {
         let mut link = Some(self);
         while let Some(c) = link {
-            if c.bytes == bytes {
+            let same = match c.identity {
+                Identity::Bytes(b) => b == bytes,
+                Identity::File { len } => bytes.len() as u64 == len,
+            };
+            if same {
                 return true;
             }
             link = c.parent;
@@ -100,15 +150,16 @@ impl Scan<'_> {
 
     /// Reads one archive. `label` is how warnings and `files` name it
     /// (`/x/outer.war!/WEB-INF/lib/inner.jar`), `file_name` its last path component.
-    fn archive(
+    fn archive<R: Read + Seek>(
         &mut self,
         label: &str,
         file_name: &str,
-        bytes: &[u8],
+        source: R,
+        identity: Identity<'_>,
         depth: usize,
         parent: Option<&Chain<'_>>,
     ) {
-        let mut zip = match zip::ZipArchive::new(Cursor::new(bytes)) {
+        let mut zip = match zip::ZipArchive::new(source) {
             Ok(z) => z,
             Err(e) => {
                 self.warn(label, format_args!("not a readable zip archive: {e}"));
@@ -176,7 +227,7 @@ impl Scan<'_> {
             }
         }
 
-        let chain = Chain { bytes, parent };
+        let chain = Chain { identity, parent };
         for (index, name) in nested {
             let inner_label = format!("{label}!/{name}");
             if depth >= MAX_DEPTH {
@@ -201,7 +252,14 @@ impl Scan<'_> {
                 continue;
             }
             let inner_name = name.rsplit('/').next().unwrap_or(&name);
-            self.archive(&inner_label, inner_name, &data, depth + 1, Some(&chain));
+            self.archive(
+                &inner_label,
+                inner_name,
+                Cursor::new(&data[..]),
+                Identity::Bytes(&data),
+                depth + 1,
+                Some(&chain),
+            );
         }
     }
 
@@ -240,9 +298,9 @@ impl Scan<'_> {
     }
 
     /// Decompresses one entry, charging the bytes to the budget.
-    fn read_entry(
+    fn read_entry<R: Read + Seek>(
         &mut self,
-        zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
+        zip: &mut zip::ZipArchive<R>,
         index: usize,
         limit: u64,
     ) -> Result<Vec<u8>, ReadError> {
@@ -488,13 +546,14 @@ mod tests {
             entries_warned: false,
         };
         let enclosing = Chain {
-            bytes: &inner,
+            identity: Identity::Bytes(&inner),
             parent: None,
         };
         scan.archive(
             "/x.jar!/inner.jar",
             "inner.jar",
-            &outer,
+            Cursor::new(&outer[..]),
+            Identity::Bytes(&outer),
             1,
             Some(&enclosing),
         );
