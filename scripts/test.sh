@@ -28,13 +28,14 @@ export TRIVY
 # Builds the cargo-auditable binary the Rust binary detector is tested on.
 cargo auditable --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-auditable
 
-step "peers: rpm, createrepo_c, zchunk, zstd (repository index fixtures built at test time)"
+step "peers: rpm, createrepo_c, zchunk, zstd (repository indexes built at test time), chromium"
 apt_need=()
 command -v rpmbuild >/dev/null || apt_need+=(rpm)
 command -v createrepo_c >/dev/null || apt_need+=(createrepo-c)
 command -v zck >/dev/null || apt_need+=(zchunk)
 command -v zstd >/dev/null || apt_need+=(zstd)
 command -v apt-cache >/dev/null || apt_need+=(apt)
+[ -x /usr/bin/chromium ] || apt_need+=(chromium)
 if [ ${#apt_need[@]} -gt 0 ]; then
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
   $sudo_ apt-get update -qq
@@ -56,6 +57,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test"
 cargo test --workspace --quiet
+
+step "dashboard in headless Chromium (Playwright)"
+crates/web/tests/browser/run.sh
 
 echo
 echo "all tests passed"

@@ -17,6 +17,7 @@ use serde::Deserialize;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn router(state: AppState, body_limit: usize) -> Router {
+    let web = postwatch_web::router(state.store.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/openapi.json", get(openapi))
@@ -31,6 +32,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/v1/history", get(history))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+        .merge(web)
 }
 
 /// An error answer: a status and a message saying what to do.
