@@ -305,7 +305,9 @@ fn images_are_unknown_not_unused() {
 }
 
 /// A Python module imported and closed before the scan looks: only the fanotify
-/// watcher (`--watch`) can know it was loaded.
+/// watcher (`--watch`) can know it was loaded. The process lives a second after the
+/// import so the watcher can read its root (a process gone within milliseconds of its
+/// opens cannot be placed in its chroot), and has exited before the snapshot.
 #[test]
 fn watched_imports_count_after_the_process_is_gone() {
     let Some(images) = images_dir() else { return };
@@ -354,7 +356,7 @@ fn watched_imports_count_after_the_process_is_gone() {
             "/usr/bin/python3",
             "-B",
             "-c",
-            "import idna; print(idna.encode('bücher.example'))",
+            "import idna, time; print(idna.encode('bücher.example')); time.sleep(1)",
         ])
         .output()
         .unwrap();
