@@ -182,6 +182,123 @@ fn open_connection(path: &Path, cache_kib: i64) -> Result<Connection, StoreError
     Ok(conn)
 }
 
+/// What the server and the dashboard need of a fleet store: the interface a backend
+/// other than SQLite (PostgreSQL for a large fleet) implements. [`Store`] is the
+/// embedded SQLite one; its inherent methods document each operation.
+pub trait FleetStore: Send + Sync {
+    fn create_api_token(&self, name: &str) -> Result<String, StoreError>;
+    fn create_enrolment_token(&self, name: &str) -> Result<String, StoreError>;
+    fn enrol_agent(
+        &self,
+        enrolment_secret: &str,
+        hostname: &str,
+    ) -> Result<Option<postwatch_model::fleet::EnrolResponse>, StoreError>;
+    fn authenticate(&self, secret: &str) -> Result<Option<Principal>, StoreError>;
+    fn store_report(
+        &self,
+        report: &postwatch_model::fleet::Report,
+        agent_id: Option<&str>,
+    ) -> Result<(postwatch_model::fleet::ReportAck, Option<AssetId>), StoreError>;
+    fn inventory(&self, asset: AssetId) -> Result<Option<StoredInventory>, StoreError>;
+    fn asset_ids(&self) -> Result<Vec<AssetId>, StoreError>;
+    fn package_assets(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageOnAsset>, StoreError>;
+    fn replace_findings(
+        &self,
+        asset: AssetId,
+        findings: &[postwatch_model::Finding],
+        now: time::OffsetDateTime,
+    ) -> Result<FindingChanges, StoreError>;
+    fn findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>, StoreError>;
+    fn count_findings(&self, filter: &FindingFilter) -> Result<u64, StoreError>;
+    fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetSummary>, StoreError>;
+    fn asset(&self, id: AssetId) -> Result<Option<AssetSummary>, StoreError>;
+    fn fleet_summary(&self) -> Result<FleetSummary, StoreError>;
+    fn history(
+        &self,
+        asset: Option<AssetId>,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DailyPoint>, StoreError>;
+    fn prune_history(&self, keep_days: u32, today: time::Date) -> Result<u64, StoreError>;
+}
+
+impl FleetStore for Store {
+    fn create_api_token(&self, name: &str) -> Result<String, StoreError> {
+        Store::create_api_token(self, name)
+    }
+    fn create_enrolment_token(&self, name: &str) -> Result<String, StoreError> {
+        Store::create_enrolment_token(self, name)
+    }
+    fn enrol_agent(
+        &self,
+        enrolment_secret: &str,
+        hostname: &str,
+    ) -> Result<Option<postwatch_model::fleet::EnrolResponse>, StoreError> {
+        Store::enrol_agent(self, enrolment_secret, hostname)
+    }
+    fn authenticate(&self, secret: &str) -> Result<Option<Principal>, StoreError> {
+        Store::authenticate(self, secret)
+    }
+    fn store_report(
+        &self,
+        report: &postwatch_model::fleet::Report,
+        agent_id: Option<&str>,
+    ) -> Result<(postwatch_model::fleet::ReportAck, Option<AssetId>), StoreError> {
+        Store::store_report(self, report, agent_id)
+    }
+    fn inventory(&self, asset: AssetId) -> Result<Option<StoredInventory>, StoreError> {
+        Store::inventory(self, asset)
+    }
+    fn asset_ids(&self) -> Result<Vec<AssetId>, StoreError> {
+        Store::asset_ids(self)
+    }
+    fn package_assets(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageOnAsset>, StoreError> {
+        Store::package_assets(self, name, ecosystem)
+    }
+    fn replace_findings(
+        &self,
+        asset: AssetId,
+        findings: &[postwatch_model::Finding],
+        now: time::OffsetDateTime,
+    ) -> Result<FindingChanges, StoreError> {
+        Store::replace_findings(self, asset, findings, now)
+    }
+    fn findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>, StoreError> {
+        Store::findings(self, filter)
+    }
+    fn count_findings(&self, filter: &FindingFilter) -> Result<u64, StoreError> {
+        Store::count_findings(self, filter)
+    }
+    fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetSummary>, StoreError> {
+        Store::assets(self, filter)
+    }
+    fn asset(&self, id: AssetId) -> Result<Option<AssetSummary>, StoreError> {
+        Store::asset(self, id)
+    }
+    fn fleet_summary(&self) -> Result<FleetSummary, StoreError> {
+        Store::fleet_summary(self)
+    }
+    fn history(
+        &self,
+        asset: Option<AssetId>,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DailyPoint>, StoreError> {
+        Store::history(self, asset, from, to)
+    }
+    fn prune_history(&self, keep_days: u32, today: time::Date) -> Result<u64, StoreError> {
+        Store::prune_history(self, keep_days, today)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,7 +250,21 @@ mod tests {
             .arg("5")
             .spawn()
             .expect("sleep");
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Wait until the child has exec'd (under load, fork and exec take a while).
+        let exe = format!("/proc/{}/exe", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // The dynamic loader maps libc right after exec.
+        let maps = format!("/proc/{}/maps", child.id());
+        while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains("libc.so"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let snap = take(&proc_root());
         let _ = child.kill();
         let _ = child.wait();

@@ -186,7 +186,7 @@ async fn report(
         // Stored durably: matching failures are logged, not refused, so the agent does
         // not resend what is already safe.
         if let (true, Some(asset)) = (ack.stored, asset) {
-            if let Err(e) = s.matcher.match_asset(&s.store, asset) {
+            if let Err(e) = s.matcher.match_asset(s.store.as_ref(), asset) {
                 eprintln!("postwatch server: matching asset {asset}: {e}");
             }
         }

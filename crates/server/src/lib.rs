@@ -14,14 +14,15 @@ mod matching;
 pub use config::{Config, ConfigError};
 pub use matching::Matcher;
 
-use postwatch_fleetstore::Store;
+use postwatch_fleetstore::{FleetStore, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Everything a request handler needs.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
+    /// The fleet store, behind its interface (SQLite today).
+    pub store: Arc<dyn FleetStore>,
     pub matcher: Arc<Matcher>,
 }
 

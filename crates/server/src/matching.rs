@@ -2,7 +2,7 @@
 //! every asset when that database changes.
 
 use crate::AppState;
-use postwatch_fleetstore::{AssetId, FindingChanges, Store};
+use postwatch_fleetstore::{AssetId, FindingChanges, FleetStore};
 use postwatch_matcher::{in_use::apply_in_use, match_packages, risk::rescore_and_sort};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -102,7 +102,7 @@ impl Matcher {
     /// is no advisory database (or no such asset): findings are left as they were.
     pub fn match_asset(
         &self,
-        store: &Store,
+        store: &dyn FleetStore,
         asset: AssetId,
     ) -> Result<Option<FindingChanges>, String> {
         let Some(inventory) = store.inventory(asset).map_err(|e| e.to_string())? else {
@@ -131,7 +131,7 @@ impl Matcher {
 
     /// When the database differs from the one the stored findings came from, matches
     /// every asset again. Returns how many were matched.
-    pub fn rematch_if_changed(&self, store: &Store) -> Result<Option<usize>, String> {
+    pub fn rematch_if_changed(&self, store: &dyn FleetStore) -> Result<Option<usize>, String> {
         let Some(current) = self.fingerprint() else {
             return Ok(None);
         };
@@ -167,7 +167,7 @@ pub fn spawn_rematch_loop(state: AppState, every: Duration, keep_days: u32) {
                         eprintln!("postwatch server: pruning history: {e}");
                     }
                 }
-                state.matcher.rematch_if_changed(&state.store)
+                state.matcher.rematch_if_changed(state.store.as_ref())
             })
             .await;
             match outcome {

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use postwatch_fleetstore::{
-    AssetFilter, AssetId, AssetSort, FindingFilter, Principal, Store, StoreError,
+    AssetFilter, AssetId, AssetSort, FindingFilter, FleetStore, Principal, StoreError,
 };
 use postwatch_model::fleet::AssetKind;
 use postwatch_model::{InUse, Severity};
@@ -40,7 +40,7 @@ const ICON: &str = include_str!("static/icon.svg");
 const MAX_ROWS: u32 = 10_000;
 
 /// The dashboard's routes, ready to merge into the server's router.
-pub fn router(store: Arc<Store>) -> Router {
+pub fn router(store: Arc<dyn FleetStore>) -> Router {
     Router::new()
         .route("/", get(overview))
         .route("/login", get(login_form).post(login))
@@ -57,7 +57,7 @@ pub fn router(store: Arc<Store>) -> Router {
         .with_state(store)
 }
 
-type St = State<Arc<Store>>;
+type St = State<Arc<dyn FleetStore>>;
 
 /// Adds the headers every dashboard page carries.
 fn html_response(status: StatusCode, body: String) -> Response {
@@ -189,7 +189,10 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The signed-in user's token name, when the token is a live user token.
-async fn user_of(store: &Arc<Store>, token: Option<String>) -> Result<Option<String>, WebError> {
+async fn user_of(
+    store: &Arc<dyn FleetStore>,
+    token: Option<String>,
+) -> Result<Option<String>, WebError> {
     let Some(token) = token else { return Ok(None) };
     let store = store.clone();
     let who = blocking(move || Ok(store.authenticate(&token)?)).await?;
@@ -200,7 +203,11 @@ async fn user_of(store: &Arc<Store>, token: Option<String>) -> Result<Option<Str
 }
 
 /// The signed-in user, or a redirect to the login form that comes back to `uri`.
-async fn require(store: &Arc<Store>, headers: &HeaderMap, uri: &Uri) -> Result<String, WebError> {
+async fn require(
+    store: &Arc<dyn FleetStore>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<String, WebError> {
     let here = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     user_of(store, cookie_token(headers))
         .await?
