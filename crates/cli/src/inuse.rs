@@ -116,22 +116,19 @@ pub fn gather(
     let snapshot = snapshot::take(&snapshot::proc_root());
     let mut uses: Vec<(FileUse, Option<String>)> = Vec::new();
     let mut selected = 0;
-    // Other filesystems with running processes, for a note: (label, hint) → count.
-    let mut elsewhere: BTreeMap<(String, String), usize> = BTreeMap::new();
+    // Other filesystems with running processes, for a note: label → (hint, count).
+    let mut elsewhere: BTreeMap<String, (String, usize)> = BTreeMap::new();
     for p in &snapshot.processes {
         if p.uses.is_empty() {
             continue;
         }
         if selection.includes(p, &snapshot) {
             selected += 1;
-            let container = p
-                .container
-                .as_ref()
-                .map(|c| format!("{}:{}", c.runtime, c.short_id()));
+            let container = p.container.as_ref().map(|c| c.label());
             uses.extend(p.uses.iter().cloned().map(|u| (u, container.clone())));
         } else {
             let label = match (&p.container, p.root.as_str()) {
-                (Some(c), _) => format!("container {}:{}", c.runtime, c.short_id()),
+                (Some(c), _) => format!("container {}", c.label()),
                 (None, "/") => "another mount namespace".to_owned(),
                 (None, root) => format!("chroot {root}"),
             };
@@ -139,7 +136,7 @@ pub fn gather(
                 "/" => format!("/proc/{}/root", p.pid),
                 root => root.to_owned(),
             };
-            *elsewhere.entry((label, hint)).or_default() += 1;
+            elsewhere.entry(label).or_insert((hint, 0)).1 += 1;
         }
     }
     if let Some(watched) = watched {
@@ -149,7 +146,7 @@ pub fn gather(
             .iter()
             .filter_map(|p| {
                 let c = p.container.as_ref()?;
-                Some((p.pid, format!("{}:{}", c.runtime, c.short_id())))
+                Some((p.pid, c.label()))
             })
             .collect();
         uses.extend(
@@ -181,13 +178,10 @@ pub fn gather(
             snapshot.unreadable
         ));
     }
-    let mut seen_labels = std::collections::HashSet::new();
-    for ((label, hint), count) in elsewhere {
-        if seen_labels.insert(label.clone()) {
-            notes.push(format!(
-                "{count} process(es) in {label} load their own files: `postwatch scan {hint} --in-use`"
-            ));
-        }
+    for (label, (hint, count)) in elsewhere {
+        notes.push(format!(
+            "{count} process(es) in {label} load their own files: `postwatch scan {hint} --in-use`"
+        ));
     }
     Ok(Some(InUseSummary {
         sources,

@@ -23,6 +23,11 @@ impl Container {
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]
     }
+
+    /// How evidence and notes name it: `docker:3f4e1c9d2b7a`.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.runtime, self.short_id())
+    }
 }
 
 fn is_container_id(s: &str) -> bool {
