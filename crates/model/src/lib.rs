@@ -7,6 +7,7 @@
 //! schema (see `docs/scan-json.md`), so a field renamed here is a breaking change.
 
 pub mod fleet;
+pub mod metrics;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
