@@ -29,7 +29,31 @@ pub fn attribute(
     uses: &[(FileUse, Option<String>)],
     merged_usr: bool,
 ) -> Vec<Vec<UseEvidence>> {
-    let mut owner: HashMap<String, Vec<usize>> = HashMap::new();
+    let normalize = |path: &str| -> String {
+        if merged_usr {
+            merged(path).unwrap_or_else(|| path.to_owned())
+        } else {
+            path.to_owned()
+        }
+    };
+    // Index the used paths, not the owned ones: a host's packages own hundreds of
+    // thousands of files, its processes use a few thousand. The owned files are then
+    // streamed past this index once. Each used path maps to the uses (by index) that
+    // look for it directly, and a compiled Python file also to its source module,
+    // consulted only when the file itself has no owner.
+    let mut direct: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut via_source: HashMap<String, Vec<usize>> = HashMap::new();
+    for (use_index, (file_use, _)) in uses.iter().enumerate() {
+        let key = normalize(&file_use.path);
+        if let Some(source) = python_source(&key) {
+            via_source.entry(source).or_default().push(use_index);
+        }
+        direct.entry(key).or_default().push(use_index);
+    }
+    // Per use, the packages owning its file, in package order without repeats.
+    let mut owners: Vec<Vec<usize>> = vec![Vec::new(); uses.len()];
+    let mut source_owners: Vec<Vec<usize>> = vec![Vec::new(); uses.len()];
+    let mut key = String::new();
     for (index, package) in packages.iter().enumerate() {
         let owned = package.files.iter().map(String::as_str);
         // A binary or archive is its own evidence: a Go binary's modules, a jar's
@@ -38,30 +62,27 @@ pub fn attribute(
             .then_some(package.found_in.as_str())
             .filter(|p| !is_lockfile(p));
         for path in owned.chain(itself) {
-            let key = if merged_usr {
-                merged(path).unwrap_or_else(|| path.to_owned())
-            } else {
-                path.to_owned()
-            };
-            let list = owner.entry(key).or_default();
-            if !list.contains(&index) {
-                list.push(index);
+            // The same key `normalize` gives, built in one reused buffer.
+            key.clear();
+            if merged_usr && MERGED_USR.iter().any(|dir| path.starts_with(dir)) {
+                key.push_str("/usr");
+            }
+            key.push_str(path);
+            for (index_of, found) in [(&direct, &mut owners), (&via_source, &mut source_owners)] {
+                for &use_index in index_of.get(key.as_str()).into_iter().flatten() {
+                    if let Some(list) = found.get_mut(use_index) {
+                        if !list.contains(&index) {
+                            list.push(index);
+                        }
+                    }
+                }
             }
         }
     }
     let mut evidence: Vec<Vec<UseEvidence>> = vec![Vec::new(); packages.len()];
-    for (file_use, container) in uses {
-        // A jar inside a war is named `outer.war!/inner.jar`; the archive on disk is
-        // what the process holds.
-        let key = if merged_usr {
-            merged(&file_use.path).unwrap_or_else(|| file_use.path.clone())
-        } else {
-            file_use.path.clone()
-        };
-        let found = owner
-            .get(&key)
-            .or_else(|| python_source(&key).and_then(|source| owner.get(&source)));
-        let Some(indexes) = found else {
+    for (use_index, (file_use, container)) in uses.iter().enumerate() {
+        let direct_owners = owners.get(use_index).filter(|o| !o.is_empty());
+        let Some(indexes) = direct_owners.or_else(|| source_owners.get(use_index)) else {
             continue;
         };
         for &index in indexes {
@@ -234,6 +255,33 @@ mod tests {
             Access::Opened,
         )];
         assert_eq!(attribute(&packages, &uses, true)[0].len(), 1);
+    }
+
+    #[test]
+    fn a_file_listed_by_two_packages_counts_for_both_and_its_own_owner_beats_the_source() {
+        let pyc = "/opt/app/__pycache__/m.cpython-311.pyc";
+        let packages = [
+            package(
+                "a",
+                PackageManager::Dpkg,
+                "/var/lib/dpkg/status",
+                &["/usr/bin/x"],
+            ),
+            package(
+                "b",
+                PackageManager::Dpkg,
+                "/var/lib/dpkg/status",
+                &["/bin/x", "/opt/app/m.py"],
+            ),
+            package("c", PackageManager::Dpkg, "/var/lib/dpkg/status", &[pyc]),
+        ];
+        let uses = [used("/usr/bin/x", Access::Exec), used(pyc, Access::Opened)];
+        let evidence = attribute(&packages, &uses, true);
+        assert_eq!(evidence[0].len(), 1, "a owns /usr/bin/x");
+        assert_eq!(evidence[1].len(), 1, "b owns it as /bin/x, not m.py's .pyc");
+        assert_eq!(evidence[1][0].file, "/usr/bin/x");
+        assert_eq!(evidence[2].len(), 1);
+        assert_eq!(evidence[2][0].file, pyc);
     }
 
     #[test]
