@@ -7,8 +7,10 @@ use postwatch_model::fleet::{
 };
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Largest answer read from the server: acks and enrolments are a few hundred bytes.
 const MAX_RESPONSE_BYTES: u64 = 1 << 20;
@@ -27,6 +29,9 @@ pub struct ClientConfig {
     /// Allow `http://` to hosts other than loopback (the credential then travels in
     /// clear text).
     pub allow_plain_http: bool,
+    /// A PEM file of the CA certificates to trust instead of the system's store: the
+    /// private CA that signed a self-hosted server's certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -36,6 +41,7 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(60),
             proxy_from_env: true,
             allow_plain_http: false,
+            ca_file: None,
         }
     }
 }
@@ -74,6 +80,14 @@ pub enum SendError {
     /// A success status with an answer that is not what the protocol says.
     #[error("the server at {url} answered something unexpected: {why}; it is retried later — check that the URL is a postwatch server of the same version")]
     BadResponse { url: String, why: String },
+    /// The TLS handshake failed, most often because the server's certificate is not
+    /// signed by a CA the agent trusts.
+    #[error("cannot set up HTTPS with the server at {url}: {why}; {hint}")]
+    Tls {
+        url: String,
+        why: String,
+        hint: String,
+    },
     /// The agent's own configuration is wrong: nothing was sent.
     #[error("{url}: {why}")]
     Config { url: String, why: String },
@@ -94,6 +108,7 @@ impl SendError {
         matches!(
             self,
             SendError::Unreachable { .. }
+                | SendError::Tls { .. }
                 | SendError::Timeout { .. }
                 | SendError::Server { .. }
                 | SendError::BadResponse { .. }
@@ -148,10 +163,12 @@ impl Client {
         credential: &str,
         config: &ClientConfig,
     ) -> Result<Client, SendError> {
+        let base_url = check_base_url(base_url, config)?;
+        let agent = agent(&base_url, config)?;
         Ok(Client {
-            base_url: check_base_url(base_url, config)?,
+            base_url,
             credential: credential.to_owned(),
-            agent: agent(config),
+            agent,
         })
     }
 
@@ -174,8 +191,13 @@ impl Client {
             protocol: FLEET_PROTOCOL_VERSION.to_owned(),
             hostname: hostname.to_owned(),
         };
-        let answer: EnrolResponse =
-            post_json(&agent(config), &url, enrolment_token, &body, Call::Enrol)?;
+        let answer: EnrolResponse = post_json(
+            &agent(&base, config)?,
+            &url,
+            enrolment_token,
+            &body,
+            Call::Enrol,
+        )?;
         if answer.agent_id.is_empty() || answer.credential.is_empty() {
             return Err(SendError::BadResponse {
                 url,
@@ -246,7 +268,12 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn agent(config: &ClientConfig) -> ureq::Agent {
+fn agent(base_url: &str, config: &ClientConfig) -> Result<ureq::Agent, SendError> {
+    let roots = match &config.ca_file {
+        Some(path) => RootCerts::Specific(Arc::new(load_ca_file(base_url, path)?)),
+        // The system's CA store: where a self-hosted server's private CA is installed.
+        None => RootCerts::PlatformVerifier,
+    };
     let mut builder = ureq::Agent::config_builder()
         .timeout_connect(Some(config.connect_timeout))
         .timeout_global(Some(config.request_timeout))
@@ -255,16 +282,51 @@ fn agent(config: &ClientConfig) -> ureq::Agent {
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(format!("postwatch-agent/{}", env!("CARGO_PKG_VERSION")))
-        // The system's CA store: where a self-hosted server's private CA is installed.
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::PlatformVerifier)
-                .build(),
-        );
+        .tls_config(TlsConfig::builder().root_certs(roots).build());
     if !config.proxy_from_env {
         builder = builder.proxy(None);
     }
-    ureq::Agent::new_with_config(builder.build())
+    Ok(ureq::Agent::new_with_config(builder.build()))
+}
+
+/// Largest CA file read: a bundle of a few hundred certificates.
+const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
+/// The certificates in the PEM file `path` (keys and other sections are skipped).
+fn load_ca_file(
+    base_url: &str,
+    path: &std::path::Path,
+) -> Result<Vec<Certificate<'static>>, SendError> {
+    use std::io::Read;
+    let bad = |why: String| SendError::Config {
+        url: base_url.to_owned(),
+        why: format!("the CA file {}: {why}", path.display()),
+    };
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem))
+        .map_err(|e| bad(format!("cannot read it ({e})")))?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(bad(format!(
+            "larger than {MAX_CA_FILE_BYTES} bytes: give a PEM file of CA certificates"
+        )));
+    }
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(bad(format!("not valid PEM ({e})"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no certificate (no -----BEGIN CERTIFICATE----- section): give the PEM \
+             certificate of the CA that signed the server's certificate"
+                .to_owned(),
+        ));
+    }
+    Ok(certs)
 }
 
 fn post_json<B: serde::Serialize, T: DeserializeOwned>(
@@ -388,9 +450,36 @@ fn transport_error(url: &str, e: ureq::Error) -> SendError {
             SendError::Timeout { url, why }
         }
         ureq::Error::BadUri(_) | ureq::Error::InvalidProxyUrl => SendError::Config { url, why },
+        _ if is_tls_failure(&e) => SendError::Tls {
+            url,
+            hint: if why.to_ascii_lowercase().contains("certificate") {
+                "if the server's certificate is signed by a private CA, give the agent that \
+                 CA's certificate with --ca-file PEM (or POSTWATCH_CA_FILE); otherwise check \
+                 the server's certificate (its names, its dates)"
+                    .to_owned()
+            } else {
+                "check that the URL is the server's https:// address and that the server runs \
+                 with TLS"
+                    .to_owned()
+            },
+            why,
+        },
         // Connection refused or reset, DNS, TLS handshake, a proxy that failed: the
         // network or the server may recover.
         _ => SendError::Unreachable { url, why },
+    }
+}
+
+/// Whether `e` is a failed TLS handshake rather than a network failure.
+fn is_tls_failure(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => true,
+        // rustls' errors during the handshake reach ureq as I/O errors of the stream.
+        ureq::Error::Io(io) => io.get_ref().is_some_and(|inner| {
+            let text = inner.to_string().to_ascii_lowercase();
+            text.contains("certificate") || text.contains("handshake")
+        }),
+        _ => false,
     }
 }
 

@@ -64,6 +64,11 @@ pub struct AgentArgs {
     /// travels in clear text).
     #[arg(long)]
     allow_plain_http: bool,
+    /// Trust the CA certificates in this PEM file (instead of the system's store) for
+    /// the server's certificate: a self-hosted server's private CA. Or set
+    /// POSTWATCH_CA_FILE.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -92,6 +97,7 @@ impl AgentArgs {
             no_in_use: false,
             containers: true,
             allow_plain_http: false,
+            ca_file: None,
         }
     }
 }
@@ -130,8 +136,14 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| crate::serve::default_data_dir().join("agent"));
     let mut state = StateDir::open(&state_dir)?;
+    let ca_file = args.ca_file.clone().or_else(|| {
+        std::env::var_os("POSTWATCH_CA_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
     let config = ClientConfig {
         allow_plain_http: args.allow_plain_http,
+        ca_file,
         ..ClientConfig::default()
     };
     let enrolment = enrol(&args, &mut state, &config)?;
