@@ -1,15 +1,19 @@
 //! The containers running on the host, found from the processes' cgroups, with what
-//! docker's own files say about each (image, digest, name).
+//! the runtime's own files say about each (image, digest, name) and, when the
+//! runtime's storage holds them, the image's layers (see [`crate::images`]).
 //!
 //! The caller scans each container's filesystem through `/proc/<pid>/root` of the
-//! process named here.
+//! process named here. For a root filesystem that is not the live host (a mounted
+//! disk), [`recorded_containers`] lists what the runtimes recorded as running, to be
+//! read from their layers.
 
 use crate::fsutil::read_text;
+use crate::images::{DockerImages, LocalImage, StorageImages, STORAGE_ROOT};
 use postwatch_inuse::container::{container_of, Container};
-use postwatch_target::DirTree;
+use postwatch_target::{DirTree, FileTree};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Largest `/proc/<pid>/cgroup` read.
 const MAX_CGROUP: u64 = 64 << 10;
@@ -34,6 +38,29 @@ pub struct FoundContainer {
     pub image_id: Option<String>,
     /// The container's name without docker's leading `/`.
     pub name: Option<String>,
+    /// The container's image, when its layers are readable in the runtime's storage.
+    pub local_image: Option<LocalImage>,
+    /// The container's own filesystem as layer directories, lowest first (the image's
+    /// layers and its writable layer), when readable.
+    pub layers: Option<Vec<PathBuf>>,
+    /// The storage driver docker names the container's layers with.
+    driver: Option<String>,
+}
+
+impl FoundContainer {
+    fn new(container: Container, pid: u32) -> FoundContainer {
+        FoundContainer {
+            container,
+            pid,
+            image: None,
+            image_digest: None,
+            image_id: None,
+            name: None,
+            local_image: None,
+            layers: None,
+            driver: None,
+        }
+    }
 }
 
 /// The containers whose processes run on the host whose root filesystem is `root`
@@ -70,23 +97,120 @@ pub fn find_containers(
     }
     let tree = DirTree::new(root);
     let mut docker = DockerStore::new(&tree, warnings);
+    let storage = open_storage(&tree, warnings);
     by_id
         .into_values()
         .map(|(container, pid)| {
-            let mut found = FoundContainer {
-                container,
-                pid,
-                image: None,
-                image_digest: None,
-                image_id: None,
-                name: None,
-            };
-            if found.container.runtime == "docker" {
-                docker.describe(&mut found, warnings);
+            let mut found = FoundContainer::new(container, pid);
+            match found.container.runtime.as_str() {
+                "docker" => docker.describe(&mut found, warnings),
+                "podman" | "cri-o" => {
+                    if let Some(storage) = &storage {
+                        describe_storage(&tree, storage, &mut found, warnings);
+                    }
+                }
+                _ => {}
             }
             found
         })
         .collect()
+}
+
+/// The containers the runtimes under `root` record as running, for a root that is
+/// not the live host: docker's `containers/*/config.v2.json` whose state is running,
+/// and every container in containers/storage's `containers.json` (it keeps no state).
+/// Their `pid` is 0: they are read from their layers ([`FoundContainer::layers`]).
+pub fn recorded_containers(root: &Path, warnings: &mut Vec<String>) -> Vec<FoundContainer> {
+    let tree = DirTree::new(root);
+    let mut docker = DockerStore::new(&tree, warnings);
+    let mut found = Vec::new();
+    let containers_dir = format!("{}/containers", docker.data_root);
+    for id in tree.list_dir(&containers_dir).unwrap_or_default() {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let path = format!("{containers_dir}/{id}/config.v2.json");
+        match crate::images::read_json::<DockerState>(&tree, &path) {
+            Ok(Some(DockerState { state: Some(s) })) if s.running => {}
+            Ok(_) => continue,
+            Err(e) => {
+                warnings.push(format!("{e}; the container is not reported"));
+                continue;
+            }
+        }
+        let container = Container {
+            runtime: "docker".to_owned(),
+            id: id.to_ascii_lowercase(),
+            pod_uid: None,
+        };
+        let mut c = FoundContainer::new(container, 0);
+        docker.describe(&mut c, warnings);
+        found.push(c);
+    }
+    if let Some(storage) = open_storage(&tree, warnings) {
+        for record in &storage.containers {
+            let container = Container {
+                runtime: "podman".to_owned(),
+                id: record.id.to_ascii_lowercase(),
+                pod_uid: None,
+            };
+            let mut c = FoundContainer::new(container, 0);
+            describe_storage(&tree, &storage, &mut c, warnings);
+            found.push(c);
+        }
+    }
+    found
+}
+
+#[derive(Deserialize)]
+struct DockerState {
+    #[serde(rename = "State", default)]
+    state: Option<RunState>,
+}
+
+#[derive(Deserialize)]
+struct RunState {
+    #[serde(rename = "Running", default)]
+    running: bool,
+}
+
+fn open_storage(tree: &DirTree, warnings: &mut Vec<String>) -> Option<StorageImages> {
+    StorageImages::open(tree, STORAGE_ROOT)
+        .map_err(|e| warnings.push(format!("{e}; podman and CRI-O images are not reported")))
+        .ok()
+        .flatten()
+}
+
+/// A podman or CRI-O container's image and layers, from containers/storage.
+fn describe_storage(
+    tree: &DirTree,
+    storage: &StorageImages,
+    found: &mut FoundContainer,
+    warnings: &mut Vec<String>,
+) {
+    let Some(record) = storage.container(&found.container.id) else {
+        return;
+    };
+    found.name = record.names.first().cloned();
+    match storage.container_layers(tree, record) {
+        Ok(layers) => found.layers = Some(layers),
+        Err(e) => warnings.push(format!("container {}: {e}", found.container.short_id())),
+    }
+    let Some(image_id) = &record.image else {
+        return;
+    };
+    match storage.image(tree, image_id) {
+        Ok(image) => {
+            found.image_id = Some(image.id.clone());
+            found.image_digest = image.digest.clone();
+            found.image = Some(image.asset_name(None));
+            found.local_image = Some(image);
+        }
+        Err(e) => warnings.push(format!(
+            "container {}: {e}; its image is not reported",
+            found.container.short_id()
+        )),
+    }
 }
 
 /// The fields of docker's `containers/<id>/config.v2.json` used here (the
@@ -171,6 +295,7 @@ impl<'a> DockerStore<'a> {
         ) else {
             return;
         };
+        found.driver = c.driver.clone();
         found.image = c.config.and_then(|c| c.image).filter(|i| !i.is_empty());
         found.image_id = c.image.filter(|i| !i.is_empty());
         found.name = c
@@ -186,6 +311,39 @@ impl<'a> DockerStore<'a> {
                 found.image_digest = self.repo_digest(driver, id, found.image.as_deref(), warnings);
             }
         }
+        self.find_layers(found, warnings);
+    }
+
+    /// The image's and the container's layer directories, from the classic store.
+    fn find_layers(&mut self, found: &mut FoundContainer, warnings: &mut Vec<String>) {
+        let (Some(id), Some(driver)) = (found.image_id.clone(), found.driver.clone()) else {
+            return;
+        };
+        let mut images = DockerImages::new(self.tree, &self.data_root);
+        let image = match images.image(&driver, &id, found.image_digest.as_deref()) {
+            Ok(Some(image)) => image,
+            Ok(None) => return,
+            Err(e) => {
+                warnings.push(format!(
+                    "container {}: {e}; its image is not reported",
+                    found.container.short_id()
+                ));
+                return;
+            }
+        };
+        match images.container_layer(&driver, &found.container.id) {
+            Ok(own) => {
+                let mut layers = image.layers.clone();
+                layers.push(own);
+                found.layers = Some(layers);
+            }
+            // A live container is read through /proc; only --root needs its layer.
+            Err(e) if found.pid == 0 => {
+                warnings.push(format!("container {}: {e}", found.container.short_id()))
+            }
+            Err(_) => {}
+        }
+        found.local_image = Some(image);
     }
 
     /// The manifest digest docker pulled the image `id` by: the `…@sha256:` references

@@ -23,7 +23,10 @@
 //!   the retry backoff.
 //! - [`state`]: the agent's identity (id, credential), report ids, and per asset the
 //!   last acknowledged report with the packages the server holds.
-//! - [`containers`]: running containers from `/proc/*/cgroup`, with docker's metadata.
+//! - [`containers`]: running containers from `/proc/*/cgroup` (or, for another root,
+//!   the runtimes' records of running containers), with the runtimes' metadata.
+//! - [`images`]: container images in docker's and containers/storage's stores: names,
+//!   digests and layer directories; [`overlay`] reads layers as one tree.
 //! - [`watch`]: inotify on the dpkg, apk and rpm databases.
 //!
 //! Owns: the agent's local files and its side of the wire protocol
@@ -35,6 +38,8 @@ pub mod containers;
 pub mod delta;
 pub mod facts;
 mod fsutil;
+pub mod images;
+pub mod overlay;
 pub mod queue;
 pub mod state;
 pub mod watch;

@@ -6,6 +6,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use postwatch_agent::client::{Backoff, Client, ClientConfig, SendError};
+use postwatch_agent::overlay::OverlayTree;
 use postwatch_agent::queue::{PushOutcome, Queue};
 use postwatch_agent::state::{Enrolment, StateDir};
 use postwatch_agent::{containers, delta, facts, watch::DbWatcher};
@@ -15,7 +16,7 @@ use postwatch_model::fleet::{
 };
 use postwatch_model::{InUseSummary, OsInfo, Package, Target, TargetKind};
 use postwatch_target::{Limits, OpenOptions};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -57,7 +58,10 @@ pub struct AgentArgs {
     /// Do not read /proc for what running processes load.
     #[arg(long)]
     no_in_use: bool,
-    /// Also report each running container, from its own root filesystem.
+    /// Also report each running container (from its own root filesystem) and, when the
+    /// runtime's storage holds its layers (docker overlay2, podman/CRI-O
+    /// containers/storage), its image as an asset of its own. With --root, the
+    /// containers the runtimes under it recorded as running, read from their layers.
     #[arg(long)]
     containers: bool,
     /// Allow http:// to a server that is not on this machine (the credential then
@@ -248,6 +252,27 @@ struct Inventoried {
     in_use: Option<InUseSummary>,
 }
 
+/// Inventories the layers of an image or a container, as the runtime stores them.
+fn inventory_of_layers(name: &str, layers: &[PathBuf]) -> Result<Inventoried> {
+    let tree = OverlayTree::new(layers.to_vec());
+    let collected = postwatch_inventory::collect_types(&tree, PackageTypes::default())
+        .with_context(|| format!("cannot read packages in the layers of {name}"))?;
+    let mut packages = collected.packages;
+    for p in &mut packages {
+        p.files = Vec::new();
+    }
+    Ok(Inventoried {
+        target: Target {
+            name: name.to_owned(),
+            kind: TargetKind::Rootfs,
+            image: None,
+        },
+        os: collected.os,
+        packages,
+        in_use: None,
+    })
+}
+
 /// Inventories one root filesystem: packages, and what its processes load.
 fn inventory_of(path: &str, kind: TargetKind, with_in_use: bool) -> Result<Inventoried> {
     let quiet = |_: postwatch_target::Progress| {};
@@ -322,18 +347,43 @@ fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
         packages,
         in_use,
     }];
-    if args.containers && is_host {
+    if args.containers {
         let mut warnings = Vec::new();
-        for c in containers::find_containers(&args.root, Path::new("/proc"), &mut warnings) {
-            let path = format!("/proc/{}/root", c.pid);
-            match inventory_of(&path, TargetKind::Rootfs, !args.no_in_use) {
+        let found = if is_host {
+            containers::find_containers(&args.root, Path::new("/proc"), &mut warnings)
+        } else {
+            // Not the live host: what its runtimes recorded, read from their layers.
+            containers::recorded_containers(&args.root, &mut warnings)
+        };
+        let mut images_reported: BTreeSet<String> = BTreeSet::new();
+        for c in found {
+            let image_name = c
+                .local_image
+                .as_ref()
+                .map(|i| i.asset_name(c.image.as_deref()));
+            let inventoried = if is_host {
+                let path = format!("/proc/{}/root", c.pid);
+                inventory_of(&path, TargetKind::Rootfs, !args.no_in_use)
+            } else if let Some(layers) = &c.layers {
+                inventory_of_layers(&c.container.id, layers)
+            } else {
+                Err(anyhow::anyhow!(
+                    "its filesystem is not readable from the runtime's storage"
+                ))
+            };
+            match inventoried {
                 Ok(Inventoried {
                     mut target,
                     os,
                     packages,
                     in_use,
                 }) => {
-                    target.name = c.image.clone().unwrap_or_else(|| c.container.id.clone());
+                    target.name = image_name
+                        .clone()
+                        .or_else(|| c.image.clone())
+                        .unwrap_or_else(|| c.container.id.clone());
+                    // The same image description as the image asset's: the link.
+                    target.image = c.local_image.as_ref().map(|i| i.metadata());
                     observed.push(Observed {
                         asset: AssetRef {
                             kind: AssetKind::Container,
@@ -349,6 +399,36 @@ fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
                     });
                 }
                 Err(e) => warnings.push(format!("container {}: {e:#}", c.container.short_id())),
+            }
+            let (Some(image), Some(image_name)) = (&c.local_image, image_name) else {
+                continue;
+            };
+            if !images_reported.insert(image.id.clone()) {
+                continue;
+            }
+            match inventory_of_layers(&image_name, &image.layers) {
+                Ok(Inventoried {
+                    mut target,
+                    os,
+                    packages,
+                    ..
+                }) => {
+                    target.image = Some(image.metadata());
+                    observed.push(Observed {
+                        asset: AssetRef {
+                            kind: AssetKind::Image,
+                            name: image_name,
+                            host: None,
+                            image_digest: image.digest.clone(),
+                        },
+                        facts: None,
+                        target,
+                        os,
+                        packages,
+                        in_use: None,
+                    });
+                }
+                Err(e) => warnings.push(format!("image {image_name}: {e:#}")),
             }
         }
         for w in warnings {
