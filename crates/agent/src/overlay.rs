@@ -43,15 +43,7 @@ impl OverlayTree {
                 Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(io_error(&full, e)),
             }
-            // Absent here: a whiteout or an opaque parent in this layer hides lower ones.
-            let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
-            let parent_dir = layer.join(parent);
-            if parent_dir
-                .join(format!("{WHITEOUT_PREFIX}{name}"))
-                .symlink_metadata()
-                .is_ok()
-                || (!parent.is_empty() && is_opaque(&parent_dir))
-            {
+            if hides_lower(layer, key) {
                 return Ok(NodeKind::Missing);
             }
         }
@@ -73,6 +65,7 @@ impl OverlayTree {
                 Ok(meta) if meta.is_dir() => {}
                 // A file or whiteout in this layer hides the directory below it.
                 Ok(_) => break,
+                Err(e) if is_absent(&e) && hides_lower(layer, key) => break,
                 Err(e) if is_absent(&e) => continue,
                 Err(e) => return Err(io_error(&dir, e)),
             }
@@ -104,7 +97,7 @@ impl OverlayTree {
                 here.push(name);
             }
             hidden.extend(here);
-            if opaque {
+            if opaque || hides_lower(layer, key) {
                 break;
             }
         }
@@ -202,6 +195,32 @@ impl FileTree for OverlayTree {
     }
 }
 
+/// Whether `layer` hides the lower layers' `key`: an OCI whiteout beside `key` or
+/// one of its parents, an opaque parent directory, or a parent that this layer
+/// replaced with something other than a directory (a file, an overlayfs whiteout).
+fn hides_lower(layer: &Path, key: &str) -> bool {
+    let mut end = 0;
+    while end < key.len() {
+        end = key[end..].find('/').map_or(key.len(), |slash| end + slash);
+        let prefix = &key[..end];
+        let (parent, name) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let parent_dir = layer.join(parent);
+        if parent_dir
+            .join(format!("{WHITEOUT_PREFIX}{name}"))
+            .symlink_metadata()
+            .is_ok()
+            || (!parent.is_empty() && is_opaque(&parent_dir))
+        {
+            return true;
+        }
+        if end < key.len() && fs::symlink_metadata(layer.join(prefix)).is_ok_and(|m| !m.is_dir()) {
+            return true;
+        }
+        end += 1;
+    }
+    false
+}
+
 fn node_kind(full: &Path, meta: &Metadata) -> Result<NodeKind, TreeError> {
     let ft = meta.file_type();
     Ok(if ft.is_symlink() {
@@ -287,6 +306,18 @@ mod tests {
         write(&high.join("opt/app/.wh..wh..opq"), "");
         write(&high.join("opt/app/new"), "x");
         write(&high.join("usr/lib/b.so"), "b");
+        // Whited out in a middle layer, made anew in the top one: only the new content.
+        let (base, middle, top) = (
+            dir.path().join("base"),
+            dir.path().join("middle"),
+            dir.path().join("top"),
+        );
+        write(&base.join("srv/data/old"), "x");
+        write(&middle.join("srv/.wh.data"), "");
+        write(&top.join("srv/data/new"), "x");
+        let stacked = OverlayTree::new(vec![base, middle, top]);
+        assert_eq!(stacked.list_dir("srv/data").unwrap(), ["new"]);
+        assert_eq!(stacked.read("srv/data/old").unwrap(), None);
         let tree = OverlayTree::new(vec![low, high]);
         assert_eq!(
             tree.read("var/lib/dpkg/status").unwrap().as_deref(),
