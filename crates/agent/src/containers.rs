@@ -565,6 +565,64 @@ mod tests {
     }
 
     #[test]
+    fn podman_containers_get_their_image_from_containers_storage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, proc) = (tmp.path().join("root"), tmp.path().join("proc"));
+        write(
+            &proc,
+            "3100/cgroup",
+            &format!("0::/machine.slice/libpod-{WEB}.scope/container\n"),
+        );
+        let storage = "var/lib/containers/storage";
+        let (base, top, own) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        for layer in [&base, &top, &own] {
+            write(&root, &format!("{storage}/overlay/{layer}/diff/etc/x"), "x");
+        }
+        write(
+            &root,
+            &format!("{storage}/overlay-layers/layers.json"),
+            &format!(
+                r#"[{{"id":"{base}"}},{{"id":"{top}","parent":"{base}"}},{{"id":"{own}","parent":"{top}"}}]"#
+            ),
+        );
+        let image_hex = &IMAGE_ID["sha256:".len()..];
+        write(
+            &root,
+            &format!("{storage}/overlay-images/images.json"),
+            &format!(
+                r#"[{{"id":"{image_hex}","digest":"{MANIFEST}","names":["docker.io/library/nginx:1.25"],"layer":"{top}"}}]"#
+            ),
+        );
+        write(
+            &root,
+            &format!("{storage}/overlay-containers/containers.json"),
+            &format!(r#"[{{"id":"{WEB}","names":["web"],"image":"{image_hex}","layer":"{own}"}}]"#),
+        );
+        let mut warnings = Vec::new();
+        let found = find_containers(&root, &proc, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let [web] = &found[..] else {
+            panic!("{found:?}")
+        };
+        assert_eq!(web.container.runtime, "podman");
+        assert_eq!(web.image.as_deref(), Some("docker.io/library/nginx:1.25"));
+        assert_eq!(web.image_digest.as_deref(), Some(MANIFEST));
+        assert_eq!(web.image_id.as_deref(), Some(IMAGE_ID));
+        assert_eq!(web.name.as_deref(), Some("web"));
+        let image = web.local_image.as_ref().unwrap();
+        let layer = |id: &str| root.join(format!("{storage}/overlay/{id}/diff"));
+        assert_eq!(image.layers, [layer(&base), layer(&top)]);
+        assert_eq!(
+            web.layers.as_deref(),
+            Some(&[layer(&base), layer(&top), layer(&own)][..])
+        );
+        assert_eq!(
+            image.asset_name(Some("nginx:1.25")),
+            "docker.io/library/nginx:1.25"
+        );
+    }
+
+    #[test]
     fn containerd_image_store_and_a_moved_data_root() {
         let tmp = tempfile::tempdir().unwrap();
         let (root, proc) = (tmp.path().join("root"), tmp.path().join("proc"));
