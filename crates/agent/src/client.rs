@@ -452,7 +452,12 @@ fn transport_error(url: &str, e: ureq::Error) -> SendError {
         ureq::Error::BadUri(_) | ureq::Error::InvalidProxyUrl => SendError::Config { url, why },
         _ if is_tls_failure(&e) => SendError::Tls {
             url,
-            hint: if why.to_ascii_lowercase().contains("certificate") {
+            hint: if why.contains("CaUsedAsEndEntity") {
+                "the server presents a CA certificate (basicConstraints CA:TRUE) as its own, \
+                 which TLS clients refuse: give the server a certificate made for it \
+                 (CA:FALSE), self-signed or signed by a CA the agent trusts (--ca-file PEM)"
+                    .to_owned()
+            } else if why.to_ascii_lowercase().contains("certificate") {
                 "if the server's certificate is signed by a private CA, give the agent that \
                  CA's certificate with --ca-file PEM (or POSTWATCH_CA_FILE); otherwise check \
                  the server's certificate (its names, its dates)"

@@ -80,6 +80,35 @@ fn private_ca() -> Pki {
     }
 }
 
+/// A self-signed server certificate for 127.0.0.1 (no CA): (certificate, key) PEM.
+fn self_signed() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A server with TLS from `cert` and `key` and its data in `data`.
+fn tls_server(dir: &Path, data: &Path, cert: &Path, key: &Path) -> Server {
+    let config = dir.join(format!(
+        "{}.toml",
+        data.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            data.display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    server
+}
+
 fn token(data: &Path, enrolment: bool) -> String {
     let mut cmd = postwatch();
     cmd.args(["token", "--data", data.to_str().unwrap()]);
@@ -191,32 +220,10 @@ fn agent_trusts_a_private_ca_only_when_given_it() {
     std::fs::write(&cert, &pki.cert).unwrap();
     std::fs::write(&key, &pki.key).unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
-            data.display(),
-            cert.display(),
-            key.display()
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&config);
-    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let server = tls_server(dir.path(), &data, &cert, &key);
     let (user, enrol) = (token(&data, false), token(&data, true));
     let root = testdata("pkgdb/dpkg/debian-12-minbase-curl");
-    // The packages the root holds, from the fixture's own listing.
-    let expected: BTreeSet<(String, String)> =
-        std::fs::read_to_string(root.join("dpkg-packages.expected.tsv"))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let mut f = l.split('\t');
-                Some((f.next()?.to_owned(), f.next()?.to_owned()))
-            })
-            .collect();
+    let expected = expected_packages(&root);
     assert!(expected.len() > 100);
 
     // Without the CA: the system's store does not know it; the error says what to do.
@@ -298,6 +305,66 @@ fn agent_trusts_a_private_ca_only_when_given_it() {
         expected
     );
     assert!(no_asset_named(&server.url, &user, &pki.ca, "no-ca"));
+}
+
+#[test]
+fn agent_trusts_a_self_signed_server_certificate_given_as_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_pem, key_pem) = self_signed();
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, &key_pem).unwrap();
+    let data = dir.path().join("data");
+    let server = tls_server(dir.path(), &data, &cert, &key);
+    let (user, enrol) = (token(&data, false), token(&data, true));
+    let root = testdata("pkgdb/dpkg/debian-12-minbase-curl");
+
+    let out = agent_once(
+        &server.url,
+        &enrol,
+        &root,
+        "untrusted",
+        &dir.path().join("a1"),
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "enrolled over untrusted TLS: {stderr}"
+    );
+    assert!(stderr.contains("--ca-file"), "{stderr}");
+
+    let out = agent_once(
+        &server.url,
+        &enrol,
+        &root,
+        "trusted",
+        &dir.path().join("a2"),
+        Some(&cert),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        server_packages(&server.url, &user, &cert_pem, "trusted"),
+        expected_packages(&root)
+    );
+    assert!(no_asset_named(&server.url, &user, &cert_pem, "untrusted"));
+}
+
+/// The packages the root holds, from the fixture's own listing.
+fn expected_packages(root: &Path) -> BTreeSet<(String, String)> {
+    std::fs::read_to_string(root.join("dpkg-packages.expected.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?.to_owned(), f.next()?.to_owned()))
+        })
+        .collect()
 }
 
 fn no_asset_named(url: &str, user: &str, ca: &str, name: &str) -> bool {
