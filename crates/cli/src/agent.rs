@@ -163,10 +163,12 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
             for observed in observe(&args)? {
                 queue_report(&mut state, &mut queue, observed)?;
             }
-            postwatch_agent::release_memory();
             next_inventory = Instant::now() + args.interval;
         }
         let delivered = deliver(&client, &mut state, &mut queue, &mut backoff)?;
+        // After the inventory and the upload (reports read back, serialized, sent):
+        // return the freed heap, so the agent idles at its resting size.
+        postwatch_agent::release_memory();
         if args.once {
             if delivered {
                 return Ok(ExitCode::SUCCESS);
