@@ -8,7 +8,9 @@ prometheus-node-exporter, scraped every 15 s as Prometheus would) and the agent
 (reporting to a local `postwatch server`, rescanning when its interval ends; its
 first inventory happens inside the window). Samples each process's RSS every 0.2 s
 and reads its CPU time from /proc/PID/stat at the end; prints peak and mean RSS, CPU
-seconds and the ratios. --root inventories another root filesystem (a test image's
+seconds and the ratios; also each process's exact peak (VmHWM, which the sampling may
+miss) and its resting RSS (the mean of the window's last 10 s, after the agent's
+inventory and upload). --root inventories another root filesystem (a test image's
 rootfs stands for a typical server); the default is this host. Goal (issue 6): agent
 RSS under half of node_exporter's.
 """
@@ -33,6 +35,13 @@ def rss_kib(pid):
     except OSError:
         return None
     return None
+
+
+def hwm_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def cpu_seconds(pid):
@@ -78,18 +87,23 @@ def main():
                         samples[name].append(r / 1024)
                 time.sleep(0.2)
             cpu = {"agent": cpu_seconds(agent.pid), "node_exporter": cpu_seconds(exporter.pid)}
+            hwm = {"agent": hwm_kib(agent.pid) / 1024, "node_exporter": hwm_kib(exporter.pid) / 1024}
         finally:
             for p in (agent, exporter, server):
                 p.terminate()
                 p.wait()
     print(f"window: {args.seconds} s; agent root: {args.root}; node_exporter scraped every 15 s")
-    print(f"{'process':<15} {'peak RSS':>10} {'mean RSS':>10} {'CPU s':>8}")
+    rest_samples = 50  # 10 s at 0.2 s
+    print(f"{'process':<15} {'peak RSS':>10} {'mean RSS':>10} {'CPU s':>8} {'VmHWM':>9} {'resting':>9}")
     for name in ("agent", "node_exporter"):
         s = samples[name]
-        print(f"{name:<15} {max(s):9.1f}M {sum(s) / len(s):9.1f}M {cpu[name]:8.2f}")
+        rest = s[-rest_samples:]
+        print(f"{name:<15} {max(s):9.1f}M {sum(s) / len(s):9.1f}M {cpu[name]:8.2f} {hwm[name]:8.1f}M {sum(rest) / len(rest):8.1f}M")
     a, n = samples["agent"], samples["node_exporter"]
     print(f"agent/node_exporter: peak RSS {max(a) / max(n):.2f}x, mean RSS {(sum(a) / len(a)) / (sum(n) / len(n)):.2f}x, "
           f"CPU {cpu['agent'] / max(cpu['node_exporter'], 0.01):.2f}x (goal: RSS < 0.5x)")
+    ra, rn = a[-rest_samples:], n[-rest_samples:]
+    print(f"resting RSS {(sum(ra) / len(ra)) / (sum(rn) / len(rn)):.2f}x, VmHWM {hwm['agent'] / hwm['node_exporter']:.2f}x")
 
 
 if __name__ == "__main__":
