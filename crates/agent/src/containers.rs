@@ -8,7 +8,7 @@
 //! read from their layers.
 
 use crate::fsutil::read_text;
-use crate::images::{DockerImages, LocalImage, StorageImages, STORAGE_ROOT};
+use crate::images::{DockerImages, LocalImage, StorageImages};
 use postwatch_inuse::container::{container_of, Container};
 use postwatch_target::{DirTree, FileTree};
 use serde::Deserialize;
@@ -175,7 +175,8 @@ struct RunState {
 }
 
 fn open_storage(tree: &DirTree, warnings: &mut Vec<String>) -> Option<StorageImages> {
-    StorageImages::open(tree, STORAGE_ROOT)
+    let root = crate::images::storage_root(tree, warnings);
+    StorageImages::open(tree, &root)
         .map_err(|e| warnings.push(format!("{e}; podman and CRI-O images are not reported")))
         .ok()
         .flatten()

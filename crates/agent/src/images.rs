@@ -27,6 +27,50 @@ use std::path::PathBuf;
 const MAX_METADATA_JSON: u64 = 64 << 20;
 /// containers/storage's default root, for podman run as root and for CRI-O.
 pub const STORAGE_ROOT: &str = "var/lib/containers/storage";
+/// Where containers/storage's system-wide configuration may move that root.
+const STORAGE_CONF: &str = "etc/containers/storage.conf";
+
+/// containers/storage's root under the tree (relative): `graphroot` of
+/// `/etc/containers/storage.conf`, else the default. A configuration that cannot be
+/// read is a warning, and the default is used.
+pub fn storage_root(tree: &DirTree, warnings: &mut Vec<String>) -> String {
+    #[derive(Deserialize)]
+    struct Conf {
+        #[serde(default)]
+        storage: Option<Storage>,
+    }
+    #[derive(Deserialize)]
+    struct Storage {
+        #[serde(default)]
+        graphroot: Option<String>,
+    }
+    let text = match tree.read(STORAGE_CONF) {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(None) => return STORAGE_ROOT.to_owned(),
+        Err(e) => {
+            warnings.push(format!(
+                "{e}; podman and CRI-O images are looked for in /{STORAGE_ROOT}"
+            ));
+            return STORAGE_ROOT.to_owned();
+        }
+    };
+    match toml::from_str::<Conf>(&text) {
+        Ok(conf) => conf
+            .storage
+            .and_then(|s| s.graphroot)
+            .map(|g| g.trim_matches('/').to_owned())
+            .filter(|g| !g.is_empty() && !g.split('/').any(|part| part == ".."))
+            .unwrap_or_else(|| STORAGE_ROOT.to_owned()),
+        Err(e) => {
+            warnings.push(format!(
+                "{} is not valid TOML ({}); podman and CRI-O images are looked for in /{STORAGE_ROOT}",
+                tree.root().join(STORAGE_CONF).display(),
+                e.message()
+            ));
+            STORAGE_ROOT.to_owned()
+        }
+    }
+}
 
 /// An image whose layers are readable on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -473,6 +517,26 @@ mod tests {
             "registry:5000/app:1",
             "docker.io/library/app:1"
         ));
+    }
+
+    #[test]
+    fn storage_conf_moves_the_graphroot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = DirTree::new(tmp.path());
+        let mut warnings = Vec::new();
+        assert_eq!(storage_root(&tree, &mut warnings), STORAGE_ROOT);
+        let conf = tmp.path().join(STORAGE_CONF);
+        std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+        std::fs::write(
+            &conf,
+            "[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/srv/containers/storage\"\n",
+        )
+        .unwrap();
+        assert_eq!(storage_root(&tree, &mut warnings), "srv/containers/storage");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        std::fs::write(&conf, "[storage\n").unwrap();
+        assert_eq!(storage_root(&tree, &mut warnings), STORAGE_ROOT);
+        assert!(warnings[0].contains("storage.conf"), "{warnings:?}");
     }
 
     #[test]
