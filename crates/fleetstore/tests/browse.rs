@@ -185,3 +185,48 @@ fn package_search_pages_and_aggregates() {
         vec![0, 5, 0]
     );
 }
+
+#[test]
+fn migrating_a_version_1_store_indexes_the_aliases_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let p = pkg("openssl", "3.0.11-1");
+        let (_, id) = store
+            .store_report(&full("r", host_ref("h"), vec![p.clone()]), None)
+            .unwrap();
+        let f = finding("CVE-2024-7", &p, Severity::High, InUse::Yes, true, 12.5);
+        store
+            .replace_findings(id.unwrap(), &[f], datetime!(2024-05-01 10:00 UTC))
+            .unwrap();
+    }
+    // Back to the version 1 layout: no alias index, no risk columns.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("fleet.db")).unwrap();
+        conn.execute_batch(
+            "DROP TABLE vuln_aliases;
+             ALTER TABLE daily_changes DROP COLUMN risk_milli;
+             ALTER TABLE daily_changes DROP COLUMN risk_in_use_milli;
+             ALTER TABLE fleet_daily_changes DROP COLUMN risk_milli;
+             ALTER TABLE fleet_daily_changes DROP COLUMN risk_in_use_milli;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = open(dir.path());
+    let found = store.search_vulns("dsa-cve-2024-7").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].vuln_id, "CVE-2024-7");
+    // History written before the migration reads as zero risk; the next write records it.
+    let day = time::macros::date!(2024 - 05 - 01);
+    let before = store.history(None, day, day).unwrap();
+    assert_eq!((before[0].open, before[0].risk), (1, 0.0));
+    let id = store.asset_ids().unwrap()[0];
+    let p = pkg("openssl", "3.0.11-1");
+    let f = finding("CVE-2024-7", &p, Severity::High, InUse::Yes, true, 12.5);
+    store
+        .replace_findings(id, &[f], datetime!(2024-05-01 11:00 UTC))
+        .unwrap();
+    let after = store.history(None, day, day).unwrap();
+    assert_eq!((after[0].risk, after[0].risk_in_use), (12.5, 12.5));
+}
