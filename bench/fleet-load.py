@@ -156,6 +156,10 @@ def main():
                 "page: one asset": "/assets/1000",
                 "page: vulnerability": "/vulns/CVE-2023-43804",
                 "page: package": "/packages/urllib3",
+                "page: assets, page 5 by name": "/assets?sort=name&dir=asc&page=5",
+                "page: package assets, page 3": "/packages/libc6?page=3",
+                "page: vulnerability by alias": "/vulns/GHSA-v845-jxx5-vc9f",
+                "page: search (substring)": "/search?q=ssl",
             }
             for label, path in pages.items():
                 times = []
@@ -165,6 +169,8 @@ def main():
                     t = time.perf_counter()
                     with urllib.request.urlopen(req, timeout=60) as r:
                         r.read()
+                        if r.status != 200:
+                            sys.exit(f"{path}: HTTP {r.status}")
                     times.append(time.perf_counter() - t)
                 times.sort()
                 p50, p99 = statistics.median(times) * 1000, times[max(0, int(len(times) * 0.99) - 1)] * 1000

@@ -1,8 +1,9 @@
 //! Findings: replacing an asset's set (lifecycle: new, resolved, reopened) and querying.
 
+use crate::browse::{severity_column, VulnGroup};
 use crate::codec::{decode_doc, encode_doc, kind_from_str, rfc3339, severity_rank, unix};
 use crate::error::{SqlContext, StoreError};
-use crate::history::{utc_day, write_snapshot, Cells};
+use crate::history::{utc_day, write_snapshot, Cells, Risk};
 use crate::reports::finite;
 use crate::{AssetId, FindingChanges, FindingFilter, Store, StoredFinding};
 use postwatch_model::{Finding, FixState, InUse, Severity};
@@ -26,7 +27,53 @@ struct Prepared {
     kev: bool,
     fixable: bool,
     risk: f64,
+    /// The other ids the finding is known by (aliases, advisory records).
+    aliases: Vec<String>,
     data: Vec<u8>,
+}
+
+/// The ids other than `f.id` that name the finding: its aliases and advisory records.
+fn other_ids(f: &Finding) -> Vec<String> {
+    let mut ids: Vec<String> = f
+        .aliases
+        .iter()
+        .chain(&f.records)
+        .filter(|a| !a.trim().is_empty() && **a != f.id)
+        .cloned()
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Records every id of `f` (its own too, so one lookup finds both) in the alias index.
+fn index_aliases(
+    tx: &rusqlite::Transaction<'_>,
+    vuln_id: &str,
+    aliases: &[String],
+) -> rusqlite::Result<()> {
+    let mut st =
+        tx.prepare_cached("INSERT OR IGNORE INTO vuln_aliases(alias, vuln_id) VALUES (?1, ?2)")?;
+    st.execute(params![vuln_id, vuln_id])?;
+    for alias in aliases {
+        st.execute(params![alias, vuln_id])?;
+    }
+    Ok(())
+}
+
+/// Fills the alias index from the findings already stored (schema migration 2). A
+/// document that does not decode is left out: the index only helps search, and the
+/// finding is rewritten, with its aliases, the next time its asset is matched.
+pub(crate) fn backfill_aliases(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let mut st = tx.prepare("SELECT data FROM findings")?;
+    let mut rows = st.query([])?;
+    while let Some(row) = rows.next()? {
+        let data: Vec<u8> = row.get(0)?;
+        if let Ok(f) = decode_doc::<Finding>(&data, String::new) {
+            index_aliases(tx, &f.id, &other_ids(&f))?;
+        }
+    }
+    Ok(())
 }
 
 /// What counts as fixable: a fixed version exists.
@@ -87,6 +134,7 @@ fn prepare(asset: AssetId, findings: &[Finding]) -> Result<Vec<Prepared>, StoreE
                 kev: clean.kev.is_some(),
                 fixable: is_fixable(&clean),
                 risk: clean.risk,
+                aliases: other_ids(&clean),
                 data,
             })
         })
@@ -179,7 +227,7 @@ impl Store {
         // The asset's figures and snapshot cells after the call.
         let mut by_severity = [0i64; 5];
         let (mut kev, mut in_use, mut fixable) = (0i64, 0i64, 0i64);
-        let (mut risk_max, mut risk_total) = (0f64, 0f64);
+        let (mut risk_max, mut risk_total, mut risk_in_use) = (0f64, 0f64, 0f64);
         let mut cells = Cells::new();
         for r in &rows {
             let rank = severity_rank(r.severity);
@@ -194,6 +242,9 @@ impl Store {
             fixable += i64::from(r.fixable);
             risk_max = risk_max.max(r.risk);
             risk_total += r.risk;
+            if r.in_use == InUse::Yes {
+                risk_in_use += r.risk;
+            }
             *cells
                 .entry((rank, r.in_use.as_str(), i64::from(r.fixable)))
                 .or_insert(0) += 1;
@@ -244,6 +295,8 @@ impl Store {
                 )
                 .ctx("preparing the finding insert")?;
             for r in &rows {
+                index_aliases(tx, &r.vuln_id, &r.aliases)
+                    .ctx_with(|| format!("indexing the aliases of {}", r.vuln_id))?;
                 let what = || {
                     format!(
                         "storing finding {} on {} of asset {asset}",
@@ -329,7 +382,8 @@ impl Store {
             })
             .ctx_with(|| format!("updating the finding counts of asset {asset}"))?;
 
-            write_snapshot(tx, asset, day, &cells, &changes)?;
+            let risk = Risk::from_scores(risk_total, risk_in_use);
+            write_snapshot(tx, asset, day, &cells, risk, &changes)?;
             Ok(changes)
         })
     }
@@ -406,6 +460,62 @@ impl Store {
                 .and_then(|mut st| st.query_row(params_from_iter(values.iter()), |r| r.get(0)))
                 .ctx("counting findings")?;
             Ok(crate::codec::count(n))
+        })
+    }
+
+    /// How many distinct assets have findings matching `filter`.
+    pub fn count_finding_assets(&self, filter: &FindingFilter) -> Result<u64, StoreError> {
+        let (clause, values) = filter_sql(filter);
+        let hint = index_hint(filter);
+        let sql = format!("SELECT count(DISTINCT f.asset_id) FROM findings f {hint} {clause}");
+        self.read(|tx| {
+            let n: i64 = tx
+                .prepare_cached(&sql)
+                .and_then(|mut st| st.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+                .ctx("counting assets with findings")?;
+            Ok(crate::codec::count(n))
+        })
+    }
+
+    /// The findings matching `filter` grouped by vulnerability (limit and offset aside):
+    /// riskiest first, at most 1,000 groups.
+    pub fn vuln_groups(&self, filter: &FindingFilter) -> Result<Vec<VulnGroup>, StoreError> {
+        let (clause, values) = filter_sql(filter);
+        let hint = index_hint(filter);
+        let sql = format!(
+            "SELECT f.vuln_id, max(f.severity), max(f.risk), count(DISTINCT f.asset_id),
+                    count(*), max(f.kev)
+             FROM findings f {hint} {clause}
+             GROUP BY f.vuln_id ORDER BY 3 DESC, 2 DESC, 1 LIMIT 1000"
+        );
+        self.read(|tx| {
+            let what = "grouping findings by vulnerability";
+            let mut st = tx.prepare_cached(&sql).ctx(what)?;
+            let rows = st
+                .query_map(params_from_iter(values.iter()), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, f64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })
+                .ctx(what)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (vuln_id, severity, risk_max, assets, findings, kev) = row.ctx(what)?;
+                out.push(VulnGroup {
+                    vuln_id,
+                    worst_severity: severity_column(severity)?,
+                    risk_max,
+                    assets: crate::codec::count(assets),
+                    findings: crate::codec::count(findings),
+                    kev: kev != 0,
+                });
+            }
+            Ok(out)
         })
     }
 }

@@ -6,6 +6,10 @@
 //! one, carried forward: an image whose findings were not recomputed today still counts
 //! today. An asset stops counting when it is deleted.
 //!
+//! Each snapshot also records the asset's risk as [`postwatch_model::RiskSummary`]
+//! defines it: the sum of its open findings' scores, and the sum over those in use. It
+//! is kept in thousandths ([`Risk`]) so that the fleet's deltas add up exactly.
+//!
 //! The fleet is kept delta-encoded in the same transaction: the fleet tables hold, per
 //! day and cell, how much the sum of all assets' states changes that day. A fleet query
 //! adds up the deltas before the range once and then walks a few rows per day, whatever
@@ -17,6 +21,70 @@ use crate::{AssetId, DailyCount, DailyPoint, FindingChanges, Store};
 use rusqlite::{params, Transaction};
 use std::collections::BTreeMap;
 use time::{Date, OffsetDateTime, Time, UtcOffset};
+
+/// An asset's risk in a snapshot, in thousandths of a score point: the sum of its open
+/// findings' scores, and the sum over those in use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Risk {
+    pub total: i64,
+    pub in_use: i64,
+}
+
+impl Risk {
+    /// From summed scores (each finite; see `reports::finite`).
+    pub(crate) fn from_scores(total: f64, in_use: f64) -> Risk {
+        let milli = |x: f64| {
+            let m = (x * 1000.0).round();
+            if m.is_finite() {
+                m as i64
+            } else {
+                0
+            }
+        };
+        Risk {
+            total: milli(total),
+            in_use: milli(in_use),
+        }
+    }
+
+    fn minus(self, other: Risk) -> Risk {
+        Risk {
+            total: self.total - other.total,
+            in_use: self.in_use - other.in_use,
+        }
+    }
+
+    fn plus(self, other: Risk) -> Risk {
+        Risk {
+            total: self.total + other.total,
+            in_use: self.in_use + other.in_use,
+        }
+    }
+
+    fn negated(self) -> Risk {
+        Risk::default().minus(self)
+    }
+}
+
+/// Thousandths back to a score, to one decimal as `RiskSummary` shows it.
+fn score(milli: i64) -> f64 {
+    (milli as f64 / 100.0).round() / 10.0
+}
+
+fn snapshot_risk(tx: &Transaction<'_>, asset: AssetId, day: i64) -> Result<Risk, StoreError> {
+    tx.prepare_cached(
+        "SELECT risk_milli, risk_in_use_milli FROM daily_changes WHERE asset_id = ?1 AND day = ?2",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![asset, day], |r| {
+            Ok(Risk {
+                total: r.get(0)?,
+                in_use: r.get(1)?,
+            })
+        })
+    })
+    .ctx_with(|| format!("reading the day-{day} risk of asset {asset}"))
+}
 
 /// Snapshot cells: (severity rank, in-use, fixable 0/1) → open findings.
 pub(crate) type Cells = BTreeMap<(i64, &'static str, i64), i64>;
@@ -94,21 +162,36 @@ fn add_fleet_cell(
     Ok(())
 }
 
-/// Adds to the fleet's per-day figures: the change in assets with a state, and events.
+/// Adds to the fleet's per-day figures: the change in assets with a state, events, and
+/// the change in risk.
 fn add_fleet_changes(
     tx: &Transaction<'_>,
     day: i64,
     assets: i64,
     (new, resolved, reopened): (i64, i64, i64),
+    risk: Risk,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened,
+            risk_milli, risk_in_use_milli)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(day) DO UPDATE SET assets = assets + excluded.assets,
             new = new + excluded.new, resolved = resolved + excluded.resolved,
-            reopened = reopened + excluded.reopened",
+            reopened = reopened + excluded.reopened,
+            risk_milli = risk_milli + excluded.risk_milli,
+            risk_in_use_milli = risk_in_use_milli + excluded.risk_in_use_milli",
     )
-    .and_then(|mut st| st.execute(params![day, assets, new, resolved, reopened]))
+    .and_then(|mut st| {
+        st.execute(params![
+            day,
+            assets,
+            new,
+            resolved,
+            reopened,
+            risk.total,
+            risk.in_use
+        ])
+    })
     .ctx("updating the fleet history")?;
     Ok(())
 }
@@ -139,22 +222,23 @@ fn shift_fleet(
     Ok(())
 }
 
-/// Writes the asset's snapshot for `day` (replacing that day's rows), adds `changes` to
-/// the day's events, and shifts the fleet by the difference.
+/// Writes the asset's snapshot for `day` (replacing that day's rows and risk), adds
+/// `changes` to the day's events, and shifts the fleet by the difference.
 pub(crate) fn write_snapshot(
     tx: &Transaction<'_>,
     asset: AssetId,
     day: i64,
     cells: &Cells,
+    risk: Risk,
     changes: &FindingChanges,
 ) -> Result<(), StoreError> {
     let what = || format!("writing the history of asset {asset}");
     let previous = snapshot_day(tx, asset, day, true)?;
     let next = snapshot_day(tx, asset, day, false)?;
     // The asset's state on `day` before this write (its own, or carried).
-    let before = match previous {
-        Some(p) => asset_cells(tx, asset, p)?,
-        None => State::new(),
+    let (before, risk_before) = match previous {
+        Some(p) => (asset_cells(tx, asset, p)?, snapshot_risk(tx, asset, p)?),
+        None => (State::new(), Risk::default()),
     };
     let after: State = cells
         .iter()
@@ -182,21 +266,36 @@ pub(crate) fn write_snapshot(
         changes.reopened as i64,
     );
     tx.prepare_cached(
-        "INSERT INTO daily_changes(asset_id, day, new, resolved, reopened)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO daily_changes(asset_id, day, new, resolved, reopened,
+            risk_milli, risk_in_use_milli)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(asset_id, day) DO UPDATE SET new = new + excluded.new,
-            resolved = resolved + excluded.resolved, reopened = reopened + excluded.reopened",
+            resolved = resolved + excluded.resolved, reopened = reopened + excluded.reopened,
+            risk_milli = excluded.risk_milli, risk_in_use_milli = excluded.risk_in_use_milli",
     )
-    .and_then(|mut st| st.execute(params![asset, day, events.0, events.1, events.2]))
+    .and_then(|mut st| {
+        st.execute(params![
+            asset,
+            day,
+            events.0,
+            events.1,
+            events.2,
+            risk.total,
+            risk.in_use
+        ])
+    })
     .ctx_with(what)?;
 
     shift_fleet(tx, day, next, &before, &after)?;
     // The first state the asset has on or before `day`: it counts from `day` on (and
     // no longer from its next snapshot on, which counted it when it was the first).
+    // Its risk changes the fleet's from `day` until its next snapshot, whose own delta
+    // was taken against `risk_before`.
     let first = previous.is_none();
-    add_fleet_changes(tx, day, i64::from(first), events)?;
-    if let (true, Some(next)) = (first, next) {
-        add_fleet_changes(tx, next, -1, (0, 0, 0))?;
+    let risk_delta = risk.minus(risk_before);
+    add_fleet_changes(tx, day, i64::from(first), events, risk_delta)?;
+    if let (Some(next), true) = (next, first || risk_delta != Risk::default()) {
+        add_fleet_changes(tx, next, -i64::from(first), (0, 0, 0), risk_delta.negated())?;
     }
     Ok(())
 }
@@ -215,9 +314,10 @@ pub(crate) fn forget_asset(
         .ctx_with(what)?;
     if let Some(last) = last {
         let state = asset_cells(tx, asset, last)?;
+        let risk = snapshot_risk(tx, asset, last)?;
         let gone = day.max(last);
         shift_fleet(tx, gone, None, &state, &State::new())?;
-        add_fleet_changes(tx, gone, -1, (0, 0, 0))?;
+        add_fleet_changes(tx, gone, -1, (0, 0, 0), risk.negated())?;
     }
     for sql in [
         "DELETE FROM daily_counts WHERE asset_id = ?1",
@@ -244,6 +344,8 @@ fn new_point(day: i64) -> Result<DailyPoint, StoreError> {
         new: 0,
         resolved: 0,
         reopened: 0,
+        risk: 0.0,
+        risk_in_use: 0.0,
     })
 }
 
@@ -252,9 +354,12 @@ fn point(
     day: i64,
     assets: i64,
     state: &State,
+    risk: Risk,
     (new, resolved, reopened): (i64, i64, i64),
 ) -> Result<DailyPoint, StoreError> {
     let mut p = new_point(day)?;
+    p.risk = score(risk.total);
+    p.risk_in_use = score(risk.in_use);
     p.assets = count(assets);
     p.new = count(new);
     p.resolved = count(resolved);
@@ -281,7 +386,8 @@ fn point(
 }
 
 type CellRow = (i64, i64, String, i64, i64);
-type EventRow = (i64, i64, i64, i64, i64);
+/// Day, assets, new, resolved, reopened, risk.
+type EventRow = (i64, i64, i64, i64, i64, Risk);
 
 fn cell_rows(tx: &Transaction<'_>, sql: &str, args: &[i64]) -> Result<Vec<CellRow>, StoreError> {
     let what = "reading history";
@@ -299,7 +405,17 @@ fn event_rows(tx: &Transaction<'_>, sql: &str, args: &[i64]) -> Result<Vec<Event
     let mut st = tx.prepare_cached(sql).ctx(what)?;
     let rows = st
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                Risk {
+                    total: r.get(5)?,
+                    in_use: r.get(6)?,
+                },
+            ))
         })
         .ctx(what)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
@@ -328,9 +444,23 @@ fn fleet_history(tx: &Transaction<'_>, from: i64, to: i64) -> Result<Vec<DailyPo
     )? {
         state.insert((severity, in_use, fixable), delta);
     }
-    let mut assets: i64 = tx
-        .prepare_cached("SELECT coalesce(sum(assets), 0) FROM fleet_daily_changes WHERE day < ?1")
-        .and_then(|mut st| st.query_row([start], |r| r.get(0)))
+    let (mut assets, mut risk): (i64, Risk) = tx
+        .prepare_cached(
+            "SELECT coalesce(sum(assets), 0), coalesce(sum(risk_milli), 0),
+                    coalesce(sum(risk_in_use_milli), 0)
+             FROM fleet_daily_changes WHERE day < ?1",
+        )
+        .and_then(|mut st| {
+            st.query_row([start], |r| {
+                Ok((
+                    r.get(0)?,
+                    Risk {
+                        total: r.get(1)?,
+                        in_use: r.get(2)?,
+                    },
+                ))
+            })
+        })
         .ctx(what)?;
 
     let cells = cell_rows(
@@ -341,8 +471,8 @@ fn fleet_history(tx: &Transaction<'_>, from: i64, to: i64) -> Result<Vec<DailyPo
     )?;
     let events = event_rows(
         tx,
-        "SELECT day, assets, new, resolved, reopened FROM fleet_daily_changes
-         WHERE day BETWEEN ?1 AND ?2 ORDER BY day",
+        "SELECT day, assets, new, resolved, reopened, risk_milli, risk_in_use_milli
+         FROM fleet_daily_changes WHERE day BETWEEN ?1 AND ?2 ORDER BY day",
         &[start, end],
     )?;
     let (mut cells, mut events) = (cells.into_iter().peekable(), events.into_iter().peekable());
@@ -352,12 +482,13 @@ fn fleet_history(tx: &Transaction<'_>, from: i64, to: i64) -> Result<Vec<DailyPo
             *state.entry((severity, in_use, fixable)).or_insert(0) += delta;
         }
         let mut today = (0, 0, 0);
-        if let Some((_, a, new, resolved, reopened)) = events.next_if(|e| e.0 == day) {
+        if let Some((_, a, new, resolved, reopened, r)) = events.next_if(|e| e.0 == day) {
             assets += a;
+            risk = risk.plus(r);
             today = (new, resolved, reopened);
         }
         if assets > 0 || today != (0, 0, 0) {
-            out.push(point(day, assets, &state, today)?);
+            out.push(point(day, assets, &state, risk, today)?);
         }
     }
     Ok(out)
@@ -383,14 +514,14 @@ fn asset_history(
         .prepare_cached("SELECT max(day) FROM daily_changes WHERE asset_id = ?1 AND day < ?2")
         .and_then(|mut st| st.query_row(params![asset, from], |r| r.get(0)))
         .ctx(what)?;
-    let mut state: Option<State> = match earlier {
-        Some(day) => Some(asset_cells(tx, asset, day)?),
+    let mut state: Option<(State, Risk)> = match earlier {
+        Some(day) => Some((asset_cells(tx, asset, day)?, snapshot_risk(tx, asset, day)?)),
         None => None,
     };
     let events = event_rows(
         tx,
-        "SELECT day, 0, new, resolved, reopened FROM daily_changes
-         WHERE asset_id = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
+        "SELECT day, 0, new, resolved, reopened, risk_milli, risk_in_use_milli
+         FROM daily_changes WHERE asset_id = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day",
         &[asset, from, end],
     )?;
     let start = match (&state, events.first()) {
@@ -408,17 +539,17 @@ fn asset_history(
     let mut out = Vec::new();
     for day in start..=end {
         let mut today = (0, 0, 0);
-        if let Some((_, _, new, resolved, reopened)) = events.next_if(|e| e.0 == day) {
+        if let Some((_, _, new, resolved, reopened, risk)) = events.next_if(|e| e.0 == day) {
             // A snapshot: the state is exactly its cells.
             let mut snapshot = State::new();
             while let Some((_, severity, in_use, fixable, n)) = cells.next_if(|c| c.0 == day) {
                 snapshot.insert((severity, in_use, fixable), n);
             }
-            state = Some(snapshot);
+            state = Some((snapshot, risk));
             today = (new, resolved, reopened);
         }
-        if let Some(state) = &state {
-            out.push(point(day, 1, state, today)?);
+        if let Some((state, risk)) = &state {
+            out.push(point(day, 1, state, *risk, today)?);
         }
     }
     Ok(out)
@@ -480,9 +611,12 @@ impl Store {
                 &both,
             )?;
             run(
-                "INSERT INTO daily_changes(asset_id, day, new, resolved, reopened)
-                 SELECT c.asset_id, ?2, 0, 0, 0
-                 FROM (SELECT asset_id FROM daily_changes WHERE day <= ?1 GROUP BY asset_id) c
+                "INSERT INTO daily_changes(asset_id, day, new, resolved, reopened,
+                    risk_milli, risk_in_use_milli)
+                 SELECT d.asset_id, ?2, 0, 0, 0, d.risk_milli, d.risk_in_use_milli
+                 FROM (SELECT asset_id, max(day) AS day FROM daily_changes
+                       WHERE day <= ?1 GROUP BY asset_id) c
+                 JOIN daily_changes d ON d.asset_id = c.asset_id AND d.day = c.day
                  WHERE NOT EXISTS (SELECT 1 FROM daily_changes x
                                    WHERE x.asset_id = c.asset_id AND x.day = ?2)",
                 &both,
@@ -497,10 +631,13 @@ impl Store {
                 &both,
             )?;
             run(
-                "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened)
-                 SELECT ?2, sum(assets), 0, 0, 0 FROM fleet_daily_changes
-                 WHERE day <= ?1 HAVING count(*) > 0
-                 ON CONFLICT(day) DO UPDATE SET assets = assets + excluded.assets",
+                "INSERT INTO fleet_daily_changes(day, assets, new, resolved, reopened,
+                    risk_milli, risk_in_use_milli)
+                 SELECT ?2, sum(assets), 0, 0, 0, sum(risk_milli), sum(risk_in_use_milli)
+                 FROM fleet_daily_changes WHERE day <= ?1 HAVING count(*) > 0
+                 ON CONFLICT(day) DO UPDATE SET assets = assets + excluded.assets,
+                    risk_milli = risk_milli + excluded.risk_milli,
+                    risk_in_use_milli = risk_in_use_milli + excluded.risk_in_use_milli",
                 &both,
             )?;
             let mut deleted = 0;

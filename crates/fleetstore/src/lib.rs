@@ -13,8 +13,9 @@
 //!
 //! Layout: [`schema`] (migrations), `credentials`, `reports` (assets and inventories),
 //! `findings` (lifecycle and queries), `summary` (asset listings, fleet summary),
-//! `history` (daily snapshots).
+//! `history` (daily snapshots and risk), `browse` (paged listings, aggregates, search).
 
+mod browse;
 mod codec;
 mod credentials;
 mod error;
@@ -25,6 +26,9 @@ pub mod schema;
 mod summary;
 mod types;
 
+pub use browse::{
+    AssetColumn, FleetRisk, PackageMatch, PackageStats, Page, VulnGroup, VulnMatch, MAX_PAGE_SIZE,
+};
 pub use error::StoreError;
 pub use types::*;
 
@@ -224,6 +228,37 @@ pub trait FleetStore: Send + Sync {
         to: time::Date,
     ) -> Result<Vec<DailyPoint>, StoreError>;
     fn prune_history(&self, keep_days: u32, today: time::Date) -> Result<u64, StoreError>;
+    fn count_assets(&self, filter: &AssetFilter) -> Result<u64, StoreError>;
+    fn asset_page(
+        &self,
+        filter: &AssetFilter,
+        column: AssetColumn,
+        descending: bool,
+    ) -> Result<Page<AssetSummary>, StoreError>;
+    fn count_finding_assets(&self, filter: &FindingFilter) -> Result<u64, StoreError>;
+    fn vuln_groups(&self, filter: &FindingFilter) -> Result<Vec<VulnGroup>, StoreError>;
+    fn package_assets_page(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<PackageOnAsset>, StoreError>;
+    fn package_stats(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<PackageStats, StoreError>;
+    fn search_packages(
+        &self,
+        needle: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<PackageMatch>, StoreError>;
+    fn search_vulns(&self, id: &str) -> Result<Vec<VulnMatch>, StoreError>;
+    fn vuln_aliases(&self, vuln_id: &str) -> Result<Vec<String>, StoreError>;
+    fn fleet_risk(&self) -> Result<FleetRisk, StoreError>;
+    fn hosts_by_open_findings(&self, bounds: &[u64]) -> Result<Vec<u64>, StoreError>;
 }
 
 impl FleetStore for Store {
@@ -296,6 +331,59 @@ impl FleetStore for Store {
     }
     fn prune_history(&self, keep_days: u32, today: time::Date) -> Result<u64, StoreError> {
         Store::prune_history(self, keep_days, today)
+    }
+    fn count_assets(&self, filter: &AssetFilter) -> Result<u64, StoreError> {
+        Store::count_assets(self, filter)
+    }
+    fn asset_page(
+        &self,
+        filter: &AssetFilter,
+        column: AssetColumn,
+        descending: bool,
+    ) -> Result<Page<AssetSummary>, StoreError> {
+        Store::asset_page(self, filter, column, descending)
+    }
+    fn count_finding_assets(&self, filter: &FindingFilter) -> Result<u64, StoreError> {
+        Store::count_finding_assets(self, filter)
+    }
+    fn vuln_groups(&self, filter: &FindingFilter) -> Result<Vec<VulnGroup>, StoreError> {
+        Store::vuln_groups(self, filter)
+    }
+    fn package_assets_page(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<PackageOnAsset>, StoreError> {
+        Store::package_assets_page(self, name, ecosystem, limit, offset)
+    }
+    fn package_stats(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<PackageStats, StoreError> {
+        Store::package_stats(self, name, ecosystem)
+    }
+    fn search_packages(
+        &self,
+        needle: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<PackageMatch>, StoreError> {
+        Store::search_packages(self, needle, limit, offset)
+    }
+    fn search_vulns(&self, id: &str) -> Result<Vec<VulnMatch>, StoreError> {
+        Store::search_vulns(self, id)
+    }
+    fn vuln_aliases(&self, vuln_id: &str) -> Result<Vec<String>, StoreError> {
+        Store::vuln_aliases(self, vuln_id)
+    }
+    fn fleet_risk(&self) -> Result<FleetRisk, StoreError> {
+        Store::fleet_risk(self)
+    }
+    fn hosts_by_open_findings(&self, bounds: &[u64]) -> Result<Vec<u64>, StoreError> {
+        Store::hosts_by_open_findings(self, bounds)
     }
 }
 

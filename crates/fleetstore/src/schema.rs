@@ -9,7 +9,7 @@ use std::path::Path;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// In order; `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[v1_initial];
+const MIGRATIONS: &[Migration] = &[v1_initial, v2_risk_history_and_aliases];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -201,4 +201,32 @@ CREATE TABLE fleet_daily_changes(
 );
 ",
     )
+}
+
+/// Version 2: each daily snapshot also records the asset's risk (sum of its open
+/// findings' scores, and of those in use), delta-encoded for the fleet like the counts;
+/// and the alias index that lets a search for one id (CVE, GHSA, DSA…) find findings
+/// filed under another. Risk is kept in thousandths so that fleet deltas add up exactly.
+/// Snapshots written before this version read as zero risk.
+fn v2_risk_history_and_aliases(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+ALTER TABLE daily_changes ADD COLUMN risk_milli INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE daily_changes ADD COLUMN risk_in_use_milli INTEGER NOT NULL DEFAULT 0;
+-- Deltas, like fleet_daily_counts.
+ALTER TABLE fleet_daily_changes ADD COLUMN risk_milli INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE fleet_daily_changes ADD COLUMN risk_in_use_milli INTEGER NOT NULL DEFAULT 0;
+
+-- Every other id a finding is known by (its aliases and advisory records), mapped to
+-- the finding's primary id. Kept by replace_findings; only ever added to: a search
+-- shows an id only while an open finding has it.
+CREATE TABLE vuln_aliases(
+    alias TEXT NOT NULL,
+    vuln_id TEXT NOT NULL,
+    PRIMARY KEY(alias, vuln_id)
+) WITHOUT ROWID;
+CREATE INDEX vuln_aliases_vuln ON vuln_aliases(vuln_id);
+",
+    )?;
+    crate::findings::backfill_aliases(tx)
 }

@@ -2,6 +2,7 @@
 //! `replace_findings` keeps on `assets`; fleet-wide finding figures from the partial
 //! indexes on open findings.
 
+use crate::browse::{like_pattern, sql_offset, AssetColumn, Page};
 use crate::codec::{
     count, decode_text, in_use_from_str, kind_from_str, rfc3339, severity_from_rank,
 };
@@ -232,32 +233,60 @@ fn ranked(map: HashMap<String, u64>) -> Vec<LabelCount> {
     out
 }
 
+/// The WHERE clause of an asset filter and its parameters.
+fn asset_where(filter: &AssetFilter) -> (String, Vec<Value>) {
+    let mut terms: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(kind) = filter.kind {
+        terms.push("kind = ?");
+        values.push(Value::Text(kind.as_str().into()));
+    }
+    if let Some(part) = filter.name_contains.as_deref().filter(|p| !p.is_empty()) {
+        terms.push("name LIKE ? ESCAPE '\\'");
+        values.push(Value::Text(like_pattern(part)));
+    }
+    if let Some(host) = &filter.host {
+        terms.push("host = ?");
+        values.push(Value::Text(host.clone()));
+    }
+    if let Some(os) = &filter.os {
+        terms.push("os_label = ?");
+        values.push(Value::Text(os.clone()));
+    }
+    let clause = if terms.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", terms.join(" AND "))
+    };
+    (clause, values)
+}
+
+/// The assets matching `filter` in `order`, from `filter.offset`, at most `limit`.
+fn list_assets(
+    tx: &Transaction<'_>,
+    filter: &AssetFilter,
+    order: &str,
+    limit: u32,
+) -> Result<Vec<AssetSummary>, StoreError> {
+    let (clause, mut values) = asset_where(filter);
+    values.push(Value::Integer(i64::from(limit)));
+    values.push(Value::Integer(sql_offset(filter.offset)));
+    let sql =
+        format!("SELECT {ASSET_COLUMNS} FROM assets {clause} ORDER BY {order} LIMIT ? OFFSET ?");
+    let mut st = tx.prepare_cached(&sql).ctx("preparing the asset listing")?;
+    let rows = st
+        .query_map(params_from_iter(values.iter()), asset_row)
+        .ctx("listing assets")?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row.ctx("reading assets")?.into_summary()?);
+    }
+    Ok(out)
+}
+
 impl Store {
-    /// Assets matching `filter`.
+    /// Assets matching `filter`, in its order.
     pub fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetSummary>, StoreError> {
-        let mut terms: Vec<&str> = Vec::new();
-        let mut values: Vec<Value> = Vec::new();
-        if let Some(kind) = filter.kind {
-            terms.push("kind = ?");
-            values.push(Value::Text(kind.as_str().into()));
-        }
-        if let Some(part) = &filter.name_contains {
-            terms.push("instr(name, ?) > 0");
-            values.push(Value::Text(part.clone()));
-        }
-        if let Some(host) = &filter.host {
-            terms.push("host = ?");
-            values.push(Value::Text(host.clone()));
-        }
-        if let Some(os) = &filter.os {
-            terms.push("os_label = ?");
-            values.push(Value::Text(os.clone()));
-        }
-        let clause = if terms.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", terms.join(" AND "))
-        };
         let order = match filter.sort {
             AssetSort::Risk => "risk_max DESC, risk_total DESC, name, id",
             AssetSort::Name => "name, kind, id",
@@ -267,23 +296,49 @@ impl Store {
             .limit
             .unwrap_or(MAX_ASSETS_LIMIT)
             .min(MAX_ASSETS_LIMIT);
-        values.push(Value::Integer(i64::from(limit)));
-        values.push(Value::Integer(
-            i64::try_from(filter.offset).unwrap_or(i64::MAX),
-        ));
-        let sql = format!(
-            "SELECT {ASSET_COLUMNS} FROM assets {clause} ORDER BY {order} LIMIT ? OFFSET ?"
-        );
+        self.read(|tx| list_assets(tx, filter, order, limit))
+    }
+
+    /// How many assets match `filter` (its limit and offset aside).
+    pub fn count_assets(&self, filter: &AssetFilter) -> Result<u64, StoreError> {
+        let (clause, values) = asset_where(filter);
+        let sql = format!("SELECT count(*) FROM assets {clause}");
         self.read(|tx| {
-            let mut st = tx.prepare_cached(&sql).ctx("preparing the asset listing")?;
-            let rows = st
-                .query_map(params_from_iter(values.iter()), asset_row)
-                .ctx("listing assets")?;
-            let mut out = Vec::new();
-            for row in rows {
-                out.push(row.ctx("reading assets")?.into_summary()?);
-            }
-            Ok(out)
+            let n: i64 = tx
+                .prepare_cached(&sql)
+                .and_then(|mut st| st.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+                .ctx("counting assets")?;
+            Ok(count(n))
+        })
+    }
+
+    /// One page of the assets matching `filter`, sorted on `column` (`filter.sort` is
+    /// not used), with the number of all that match. `filter.limit` is the page size
+    /// (default and ceiling 10,000).
+    pub fn asset_page(
+        &self,
+        filter: &AssetFilter,
+        column: AssetColumn,
+        descending: bool,
+    ) -> Result<Page<AssetSummary>, StoreError> {
+        let order = column.order_sql(descending);
+        let limit = filter
+            .limit
+            .unwrap_or(MAX_ASSETS_LIMIT)
+            .clamp(1, MAX_ASSETS_LIMIT);
+        let (clause, values) = asset_where(filter);
+        let count_sql = format!("SELECT count(*) FROM assets {clause}");
+        self.read(|tx| {
+            let total: i64 = tx
+                .prepare_cached(&count_sql)
+                .and_then(|mut st| st.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+                .ctx("counting assets")?;
+            Ok(Page {
+                items: list_assets(tx, filter, &order, limit)?,
+                total: count(total),
+                offset: filter.offset,
+                limit,
+            })
         })
     }
 

@@ -78,7 +78,7 @@ pub enum AssetSort {
 #[serde(default)]
 pub struct AssetFilter {
     pub kind: Option<AssetKind>,
-    /// Substring of the name (case-sensitive).
+    /// Substring of the name (ASCII letters match either case).
     pub name_contains: Option<String>,
     /// Containers (and anything else) on this host.
     pub host: Option<String>,
@@ -291,7 +291,7 @@ pub struct DailyCount {
 
 /// One day of history: each asset's latest snapshot on or before the day (carried
 /// forward until its findings are computed again or it is deleted), summed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailyPoint {
     /// `YYYY-MM-DD` (UTC).
     pub day: String,
@@ -305,6 +305,12 @@ pub struct DailyPoint {
     pub new: u64,
     pub resolved: u64,
     pub reopened: u64,
+    /// Sum of the open findings' risk scores (`RiskSummary::total` per asset, summed).
+    #[serde(default)]
+    pub risk: f64,
+    /// The same over findings in use (`RiskSummary::in_use_total`).
+    #[serde(default)]
+    pub risk_in_use: f64,
 }
 
 /// One asset's copy of a package, from [`crate::Store::package_assets`].

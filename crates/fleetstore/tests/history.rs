@@ -124,6 +124,8 @@ impl Rng {
 #[derive(Default)]
 struct Model {
     snapshots: HashMap<i64, BTreeMap<Date, BTreeMap<Cell, u64>>>,
+    /// Asset → day → (risk sum, in-use risk sum) of its snapshot.
+    risks: HashMap<i64, BTreeMap<Date, (f64, f64)>>,
     events: BTreeMap<Date, (u64, u64, u64)>,
     /// Asset → first day it no longer counts.
     gone: HashMap<i64, Date>,
@@ -140,6 +142,29 @@ impl Model {
             .range(..=day)
             .next_back()
             .map(|(_, c)| c)
+    }
+
+    fn risk(&self, asset: i64, day: Date) -> Option<(f64, f64)> {
+        if self.gone.get(&asset).is_some_and(|g| day >= *g) {
+            return None;
+        }
+        self.risks
+            .get(&asset)?
+            .range(..=day)
+            .next_back()
+            .map(|(_, r)| *r)
+    }
+
+    /// The fleet's (risk, in-use risk) on a day: every counted asset's, summed.
+    fn fleet_risk(&self, day: Date) -> (f64, f64) {
+        let mut sum = (0.0, 0.0);
+        for &asset in self.risks.keys() {
+            if let Some((r, u)) = self.risk(asset, day) {
+                sum.0 += r;
+                sum.1 += u;
+            }
+        }
+        sum
     }
 
     fn fleet(&self, day: Date) -> Option<FleetDay> {
@@ -175,6 +200,11 @@ fn check_fleet(store: &Store, model: &Model, from: Date, to: Date) {
                 assert_eq!(point_cells(p), cells, "cells on {key}");
                 assert_eq!((p.new, p.resolved, p.reopened), events, "events on {key}");
                 assert_eq!(p.open, cells.values().sum::<u64>());
+                assert_eq!(
+                    (p.risk, p.risk_in_use),
+                    model.fleet_risk(day),
+                    "risk on {key}"
+                );
             }
             (want, have) => panic!("{key}: expected {want:?}, store has {have:?}"),
         }
@@ -202,7 +232,7 @@ fn fleet_history_matches_a_model_through_writes_deletes_and_pruning() {
                 sev,
                 in_use,
                 i % 2 == 0,
-                i as f64,
+                i as f64 * 1.5,
             )
         })
         .collect();
@@ -242,6 +272,17 @@ fn fleet_history_matches_a_model_through_writes_deletes_and_pruning() {
             .entry(asset)
             .or_default()
             .insert(day, cells_of(&findings));
+        let risk: f64 = findings.iter().map(|f| f.risk).sum();
+        let in_use: f64 = findings
+            .iter()
+            .filter(|f| f.in_use == InUse::Yes)
+            .map(|f| f.risk)
+            .sum();
+        model
+            .risks
+            .entry(asset)
+            .or_default()
+            .insert(day, (risk, in_use));
         let e = model.events.entry(day).or_default();
         e.0 += changes.new;
         e.1 += changes.resolved;
@@ -275,6 +316,13 @@ fn fleet_history_matches_a_model_through_writes_deletes_and_pruning() {
             .unwrap();
             let want = model.state(asset, day).cloned().unwrap_or_default();
             assert_eq!(point_cells(p), want, "asset {asset} on {}", p.day);
+            let risk = model.risk(asset, day).unwrap_or_default();
+            assert_eq!(
+                (p.risk, p.risk_in_use),
+                risk,
+                "asset {asset} risk on {}",
+                p.day
+            );
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,8 +16,13 @@ use serde::Deserialize;
 /// The OpenAPI 3.1 description of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-pub fn router(state: AppState, body_limit: usize) -> Router {
-    let web = postwatch_web::router(state.store.clone());
+/// The API and the dashboard. `tls`: the server speaks TLS, so the dashboard's session
+/// cookie is marked `Secure`.
+pub fn router(state: AppState, body_limit: usize, tls: bool) -> Router {
+    let web = postwatch_web::router(
+        state.store.clone(),
+        postwatch_web::Options { secure_cookie: tls },
+    );
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/openapi.json", get(openapi))
@@ -206,9 +211,61 @@ struct AssetQuery {
     offset: Option<u64>,
 }
 
+/// Adds the paging headers to a listing: `X-Total-Count` (rows in all pages) and an
+/// RFC 8288 `Link` with `next` and `prev` built from the request's own query.
+fn paged(mut response: Response, uri: &Uri, total: u64) -> Response {
+    let query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (kv.to_owned(), String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let get = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let offset = get("offset").unwrap_or(0);
+    let limit = get("limit");
+    let h = response.headers_mut();
+    h.insert("x-total-count", HeaderValue::from(total));
+    if let Some(limit) = limit.filter(|&l| l > 0) {
+        let link = |offset: u64, rel: &str| {
+            let mut parts: Vec<String> = query
+                .iter()
+                .filter(|(k, _)| k != "offset")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            parts.push(format!("offset={offset}"));
+            format!("<{}?{}>; rel=\"{rel}\"", uri.path(), parts.join("&"))
+        };
+        let mut links = Vec::new();
+        if offset.saturating_add(limit) < total {
+            links.push(link(offset + limit, "next"));
+        }
+        if offset > 0 {
+            links.push(link(offset.saturating_sub(limit), "prev"));
+        }
+        if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+            if !links.is_empty() {
+                h.insert(header::LINK, v);
+            }
+        }
+    }
+    response
+}
+
 async fn assets(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
     user(&state, &headers).await?;
@@ -222,8 +279,13 @@ async fn assets(
         offset: q.offset.unwrap_or(0),
     };
     let store = state.store.clone();
-    let list = blocking(move || store.assets(&filter).map_err(internal)).await?;
-    Ok(Json(list).into_response())
+    let (list, total) = blocking(move || {
+        let list = store.assets(&filter).map_err(internal)?;
+        let total = store.count_assets(&filter).map_err(internal)?;
+        Ok((list, total))
+    })
+    .await?;
+    Ok(paged(Json(list).into_response(), &uri, total))
 }
 
 async fn asset(
@@ -271,6 +333,7 @@ struct FindingQuery {
 async fn findings(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     Query(q): Query<FindingQuery>,
 ) -> Result<Response, ApiError> {
     user(&state, &headers).await?;
@@ -300,8 +363,13 @@ async fn findings(
         offset: q.offset.unwrap_or(0),
     };
     let store = state.store.clone();
-    let list = blocking(move || store.findings(&filter).map_err(internal)).await?;
-    Ok(Json(list).into_response())
+    let (list, total) = blocking(move || {
+        let list = store.findings(&filter).map_err(internal)?;
+        let total = store.count_findings(&filter).map_err(internal)?;
+        Ok((list, total))
+    })
+    .await?;
+    Ok(paged(Json(list).into_response(), &uri, total))
 }
 
 async fn fleet_summary(

@@ -98,7 +98,11 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         std::time::Duration::from_secs(config.rematch.check_interval_secs),
         config.history.keep_days,
     );
-    let app = api::router(state.clone(), config.limits.body_bytes);
+    let app = api::router(
+        state.clone(),
+        config.limits.body_bytes,
+        config.tls.is_some(),
+    );
     let listener = std::net::TcpListener::bind(listen).map_err(|source| ServerError::Bind {
         addr: listen,
         source,

@@ -49,6 +49,38 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cert, key)
 }
 
+/// The response headers of a request, lower-cased.
+fn curl_headers(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-S", "-D", "-", "-o", "/dev/null"])
+        .args(args)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).to_lowercase()
+}
+
+/// The session cookie a login with `token` sets.
+async fn login_cookie(base: String, token: String, extra: Vec<String>) -> String {
+    let headers = tokio::task::spawn_blocking(move || {
+        let mut args: Vec<String> = extra;
+        args.extend([
+            "--data".into(),
+            format!("token={token}&next=/"),
+            format!("{base}/login"),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        curl_headers(&args)
+    })
+    .await
+    .unwrap();
+    headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie set: {headers}"))
+        .trim()
+        .to_owned()
+}
+
 fn curl(args: &[&str]) -> (String, String) {
     let out = Command::new("curl")
         .args(["-s", "-S", "-o", "-", "-w", "\n%{http_code}"])
@@ -86,6 +118,19 @@ async fn tls_with_a_configured_certificate() {
         .await
         .unwrap();
     assert_ne!(code, "200");
+    // The dashboard's session cookie never travels over plain HTTP.
+    let token = running.state.store.create_api_token("test").unwrap();
+    let base = format!("https://127.0.0.1:{}", running.addr.port());
+    let cookie = login_cookie(
+        base,
+        token,
+        vec!["--cacert".into(), cert.to_str().unwrap().to_owned()],
+    )
+    .await;
+    assert!(
+        cookie.contains("httponly") && cookie.ends_with("; secure"),
+        "{cookie}"
+    );
     running.shutdown().await.unwrap();
 }
 
@@ -150,5 +195,20 @@ async fn bodies_over_the_limit_are_refused_and_tokens_are_required() {
         .await
         .unwrap();
     assert_eq!(code, "401");
+    // Without TLS the cookie cannot be Secure (the browser would drop it).
+    let cookie = login_cookie(base.clone(), token.clone(), vec![]).await;
+    assert!(
+        cookie.contains("httponly") && !cookie.contains("secure"),
+        "{cookie}"
+    );
+    // Listings carry their total.
+    let (url, auth) = (
+        format!("{base}/api/v1/findings?limit=5"),
+        format!("Authorization: Bearer {token}"),
+    );
+    let headers = tokio::task::spawn_blocking(move || curl_headers(&["-H", &auth, &url]))
+        .await
+        .unwrap();
+    assert!(headers.contains("x-total-count: 0"), "{headers}");
     running.shutdown().await.unwrap();
 }

@@ -116,7 +116,112 @@ pub fn stacked_columns(
             }
         }
     }
-    // x labels: first, last and a few between.
+    x_labels(&mut s, days, slot);
+    s.push_str("</svg>");
+    s.push_str("<ul class=\"legend\">");
+    for l in layers {
+        let _ = write!(
+            s,
+            "<li><span class=\"swatch {}\"></span>{}</li>",
+            esc(l.class),
+            esc(l.name)
+        );
+    }
+    if let Some(l) = line {
+        let _ = write!(
+            s,
+            "<li><span class=\"swatch-line {}\"></span>{}</li>",
+            esc(l.class),
+            esc(l.name)
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
+/// One line of [`lines`]: its name, CSS class and a value per day.
+pub struct Line<'a> {
+    pub name: &'a str,
+    pub class: &'a str,
+    pub values: Vec<f64>,
+}
+
+/// Lines over days on one scale (risk sums). Each point has a dot with a `<title>`
+/// (`DAY NAME: VALUE`) when there are at most 45 days. Empty `days`: a note instead.
+pub fn lines(label: &str, days: &[String], lines: &[Line<'_>]) -> String {
+    if days.is_empty() {
+        return "<p class=\"empty\">No history recorded yet for this period.</p>".into();
+    }
+    let n = days.len();
+    let at = |l: &Line<'_>, i: usize| {
+        let v = l.values.get(i).copied().unwrap_or(0.0);
+        if v.is_finite() {
+            v.max(0.0)
+        } else {
+            0.0
+        }
+    };
+    let top = lines
+        .iter()
+        .flat_map(|l| (0..n).map(move |i| at(l, i)))
+        .fold(0.0, f64::max);
+    let ymax = nice_max(top.ceil() as u64) as f64;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let slot = plot_w / n as f64;
+    let y = |v: f64| TOP + plot_h - v / ymax * plot_h;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        esc(label)
+    );
+    axis_y(&mut s, ymax, plot_w, plot_h);
+    for l in lines {
+        let mut pts = String::new();
+        for i in 0..n {
+            let cx = LEFT + slot * (i as f64 + 0.5);
+            let _ = write!(pts, "{cx:.2},{:.2} ", y(at(l, i)));
+        }
+        let _ = write!(
+            s,
+            "<polyline class=\"{}\" points=\"{}\"><title>{}</title></polyline>",
+            esc(l.class),
+            pts.trim_end(),
+            esc(l.name)
+        );
+        if n <= 45 {
+            for (i, day) in days.iter().enumerate() {
+                let cx = LEFT + slot * (i as f64 + 0.5);
+                let _ = write!(
+                    s,
+                    "<circle class=\"{}-dot\" cx=\"{cx:.2}\" cy=\"{:.2}\" r=\"3\"><title>{} {}: {:.1}</title></circle>",
+                    esc(l.class),
+                    y(at(l, i)),
+                    esc(day),
+                    esc(l.name),
+                    at(l, i)
+                );
+            }
+        }
+    }
+    x_labels(&mut s, days, slot);
+    s.push_str("</svg><ul class=\"legend\">");
+    for l in lines {
+        let _ = write!(
+            s,
+            "<li><span class=\"swatch-line {}\"></span>{}</li>",
+            esc(l.class),
+            esc(l.name)
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
+/// The x axis labels: first, last and a few between.
+fn x_labels(s: &mut String, days: &[String], slot: f64) {
+    let n = days.len();
     let ticks = n.clamp(1, 6);
     let mut shown = Vec::new();
     for k in 0..ticks {
@@ -144,26 +249,6 @@ pub fn stacked_columns(
             esc(days.get(i).map(String::as_str).unwrap_or(""))
         );
     }
-    s.push_str("</svg>");
-    s.push_str("<ul class=\"legend\">");
-    for l in layers {
-        let _ = write!(
-            s,
-            "<li><span class=\"swatch {}\"></span>{}</li>",
-            esc(l.class),
-            esc(l.name)
-        );
-    }
-    if let Some(l) = line {
-        let _ = write!(
-            s,
-            "<li><span class=\"swatch-line {}\"></span>{}</li>",
-            esc(l.class),
-            esc(l.name)
-        );
-    }
-    s.push_str("</ul>");
-    s
 }
 
 /// How many grid steps divide `ymax` (a [`nice_max`]) into whole numbers.
@@ -466,6 +551,35 @@ mod tests {
             assert_eq!(top % steps, 0, "{top} / {steps}");
             assert!((1..=5).contains(&steps));
         }
+    }
+
+    #[test]
+    fn lines_scale_and_label_points() {
+        let risk = Line {
+            name: "Fleet risk",
+            class: "line-risk",
+            values: vec![120.0, 180.5],
+        };
+        let in_use = Line {
+            name: "In use",
+            class: "line-risk-inuse",
+            values: vec![0.0, 40.0],
+        };
+        let svg = lines("risk", &days(2), &[risk, in_use]);
+        // nice_max(181) = 200: 180.5 sits at 12 + 220 - 180.5/200*220 = 33.45.
+        assert!(svg.contains(">200</text>"), "{svg}");
+        assert!(svg.contains("cy=\"33.45\""), "{svg}");
+        assert!(svg.contains("<title>2026-01-02 Fleet risk: 180.5</title>"));
+        assert!(svg.contains("<title>2026-01-01 In use: 0.0</title>"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(lines("x", &[], &[]).contains("No history"));
+        let bad = Line {
+            name: "<n>",
+            class: "c",
+            values: vec![f64::NAN],
+        };
+        let svg = lines("<x>", &days(1), &[bad]);
+        assert!(!svg.contains("NaN") && !svg.contains("<n>") && !svg.contains("<x>"));
     }
 
     #[test]

@@ -93,6 +93,80 @@ pub fn num(n: u64) -> String {
     out
 }
 
+/// Rows per page in every paged table.
+pub const PER_PAGE: u64 = 100;
+
+/// The pages to link around `page` of `last`: the first, the last and two either side,
+/// with `None` for a gap.
+fn page_numbers(page: u64, last: u64) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for n in 1..=last {
+        if n == 1 || n == last || n.abs_diff(page) <= 2 {
+            if n > prev + 1 {
+                out.push(None);
+            }
+            out.push(Some(n));
+            prev = n;
+        }
+    }
+    out
+}
+
+/// "1–100 of 345" and links to the other pages of a listing of `total` rows,
+/// [`PER_PAGE`] a page, `page` (1-based) shown; `href(n)` is page n's URL (escaped
+/// here). Only the count when everything fits on one page.
+pub fn pager(label: &str, page: u64, total: u64, href: impl Fn(u64) -> String) -> String {
+    let last = total.div_ceil(PER_PAGE).max(1);
+    let page = page.clamp(1, last);
+    let first_row = if total == 0 {
+        0
+    } else {
+        (page - 1) * PER_PAGE + 1
+    };
+    let last_row = (page * PER_PAGE).min(total);
+    let mut s = format!(
+        "<nav class=\"pager\" aria-label=\"{}\"><span class=\"count\">{}–{} of {}</span>",
+        esc(label),
+        num(first_row),
+        num(last_row),
+        num(total)
+    );
+    if last > 1 {
+        if page > 1 {
+            let _ = write!(
+                s,
+                "<a rel=\"prev\" href=\"{}\">‹ Previous</a>",
+                esc(&href(page - 1))
+            );
+        }
+        for n in page_numbers(page, last) {
+            match n {
+                None => s.push_str("<span class=\"gap\">…</span>"),
+                Some(n) if n == page => {
+                    let _ = write!(s, "<span aria-current=\"page\">{n}</span>");
+                }
+                Some(n) => {
+                    let _ = write!(
+                        s,
+                        "<a href=\"{}\" aria-label=\"Page {n}\">{n}</a>",
+                        esc(&href(n))
+                    );
+                }
+            }
+        }
+        if page < last {
+            let _ = write!(
+                s,
+                "<a rel=\"next\" href=\"{}\">Next ›</a>",
+                esc(&href(page + 1))
+            );
+        }
+    }
+    s.push_str("</nav>");
+    s
+}
+
 /// Which nav entry is current.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
@@ -185,6 +259,29 @@ mod tests {
         assert!(p.contains("value=\"&quot;&gt;&lt;x\""));
         assert!(!p.contains("<u>") && !p.contains("<x"));
         assert!(p.contains("href=\"/assets\" aria-current=\"page\""));
+    }
+
+    #[test]
+    fn pager_links_around_the_page() {
+        let p = pager("Pages", 5, 1000, |n| format!("/x?a=1&page={n}"));
+        assert!(p.contains("401–500 of 1\u{202f}000"), "{p}");
+        assert!(p.contains("rel=\"prev\" href=\"/x?a=1&amp;page=4\""));
+        assert!(p.contains("rel=\"next\" href=\"/x?a=1&amp;page=6\""));
+        assert!(p.contains("<span aria-current=\"page\">5</span>"));
+        for n in [1, 3, 4, 6, 7, 10] {
+            assert!(
+                p.contains(&format!("page={n}\" aria-label=\"Page {n}\"")),
+                "{n}: {p}"
+            );
+        }
+        assert!(!p.contains("page=2\"") && !p.contains("page=8\""));
+        assert_eq!(p.matches("…").count(), 2);
+        let one = pager("Pages", 1, 7, |n| n.to_string());
+        assert!(one.contains("1–7 of 7") && !one.contains("<a"));
+        let none = pager("Pages", 3, 0, |n| n.to_string());
+        assert!(none.contains("0–0 of 0"));
+        // A page past the end shows the last.
+        assert!(pager("Pages", 99, 150, |n| n.to_string()).contains("101–150 of 150"));
     }
 
     #[test]

@@ -16,13 +16,14 @@ pub mod charts;
 pub mod html;
 mod pages;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use html::PER_PAGE;
 use postwatch_fleetstore::{
-    AssetFilter, AssetId, AssetSort, FindingFilter, FleetStore, Principal, StoreError,
+    AssetColumn, AssetFilter, AssetId, FindingFilter, FleetStore, Principal, StoreError,
 };
 use postwatch_model::fleet::AssetKind;
 use postwatch_model::{InUse, Severity};
@@ -36,11 +37,59 @@ const STYLE: &str = include_str!("static/style.css");
 const SCRIPT: &str = include_str!("static/app.js");
 const ICON: &str = include_str!("static/icon.svg");
 
-/// Most rows any table asks the store for.
-const MAX_ROWS: u32 = 10_000;
+/// How the dashboard is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Mark the session cookie `Secure`: the server speaks TLS, so the browser must
+    /// never send the token over plain HTTP.
+    pub secure_cookie: bool,
+}
+
+/// The handlers' shared state: the store, and whether cookies are `Secure`.
+#[derive(Clone)]
+struct Ctx {
+    store: Arc<dyn FleetStore>,
+    cookies: CookieSecurity,
+}
+
+#[derive(Clone, Copy)]
+struct CookieSecurity(bool);
+
+impl FromRef<Ctx> for Arc<dyn FleetStore> {
+    fn from_ref(ctx: &Ctx) -> Self {
+        ctx.store.clone()
+    }
+}
+
+impl FromRef<Ctx> for CookieSecurity {
+    fn from_ref(ctx: &Ctx) -> Self {
+        ctx.cookies
+    }
+}
+
+/// The `Set-Cookie` value of the session: HttpOnly, SameSite=Strict, and Secure when
+/// served over TLS.
+fn session_cookie(token: &str, max_age: u32, secure: CookieSecurity) -> String {
+    format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure.0 { "; Secure" } else { "" }
+    )
+}
+
+/// A 1-based page number from a query value; anything else is page 1.
+fn page_number(v: Option<&str>) -> u64 {
+    v.and_then(|p| p.trim().parse::<u64>().ok())
+        .filter(|&p| p >= 1)
+        .unwrap_or(1)
+        .min(u64::MAX / PER_PAGE)
+}
+
+fn offset_of(page: u64) -> u64 {
+    (page - 1) * PER_PAGE
+}
 
 /// The dashboard's routes, ready to merge into the server's router.
-pub fn router(store: Arc<dyn FleetStore>) -> Router {
+pub fn router(store: Arc<dyn FleetStore>, options: Options) -> Router {
     Router::new()
         .route("/", get(overview))
         .route("/login", get(login_form).post(login))
@@ -54,7 +103,10 @@ pub fn router(store: Arc<dyn FleetStore>) -> Router {
         .route("/static/app.js", get(script))
         .route("/static/icon.svg", get(icon))
         .route("/favicon.ico", get(icon))
-        .with_state(store)
+        .with_state(Ctx {
+            store,
+            cookies: CookieSecurity(options.secure_cookie),
+        })
 }
 
 type St = State<Arc<dyn FleetStore>>;
@@ -250,7 +302,11 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(store): St, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(store): St,
+    State(secure): State<CookieSecurity>,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next.as_deref());
     let token = f.token.unwrap_or_default().trim().to_owned();
     let valid = !token.is_empty()
@@ -267,12 +323,7 @@ async fn login(State(store): St, Form(f): Form<LoginForm>) -> Response {
         None
     };
     match who {
-        Some(_) => redirect(
-            &next,
-            Some(format!(
-                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000"
-            )),
-        ),
+        Some(_) => redirect(&next, Some(session_cookie(&token, 2_592_000, secure))),
         None => html_response(
             StatusCode::UNAUTHORIZED,
             pages::login(
@@ -283,13 +334,8 @@ async fn login(State(store): St, Form(f): Form<LoginForm>) -> Response {
     }
 }
 
-async fn logout() -> Response {
-    redirect(
-        "/",
-        Some(format!(
-            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
-        )),
-    )
+async fn logout(State(secure): State<CookieSecurity>) -> Response {
+    redirect("/", Some(session_cookie("", 0, secure)))
 }
 
 fn redirect(to: &str, cookie: Option<String>) -> Response {
@@ -334,10 +380,8 @@ async fn overview(
         let from = to - time::Duration::days(i64::from(days) - 1);
         let data = pages::OverviewData {
             summary: store.fleet_summary()?,
-            assets: store.assets(&AssetFilter {
-                limit: Some(MAX_ROWS),
-                ..AssetFilter::default()
-            })?,
+            risk: store.fleet_risk()?,
+            threat_bands: store.hosts_by_open_findings(&pages::THREAT_BANDS)?,
             kev: store.count_findings(&FindingFilter {
                 kev: Some(true),
                 ..FindingFilter::default()
@@ -364,6 +408,7 @@ pub struct AssetsQuery {
     pub os: Option<String>,
     pub sort: Option<String>,
     pub dir: Option<String>,
+    pub page: Option<String>,
 }
 
 async fn assets(
@@ -383,18 +428,44 @@ async fn assets(
         _ => None,
     };
     let os = q.os.clone().filter(|s| !s.is_empty());
+    let name =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+    let column = q
+        .sort
+        .as_deref()
+        .and_then(AssetColumn::parse)
+        .unwrap_or(AssetColumn::Risk);
+    let descending = match q.dir.as_deref() {
+        Some("asc") => false,
+        Some("desc") => true,
+        _ => column.descending_by_default(),
+    };
+    let page = page_number(q.page.as_deref());
     let out = blocking(move || {
-        let list = store.assets(&AssetFilter {
-            kind,
-            os,
-            sort: AssetSort::Risk,
-            limit: Some(MAX_ROWS),
-            ..AssetFilter::default()
-        })?;
+        let list = store.asset_page(
+            &AssetFilter {
+                kind,
+                os,
+                name_contains: name,
+                limit: Some(PER_PAGE as u32),
+                offset: offset_of(page),
+                ..AssetFilter::default()
+            },
+            column,
+            descending,
+        )?;
         Ok(list)
     })
     .await
-    .map(|list| (StatusCode::OK, pages::assets(&user, &q, list)));
+    .map(|list| {
+        (
+            StatusCode::OK,
+            pages::assets(&user, &q, &list, column, descending, page),
+        )
+    });
     finish(Some(&user), out)
 }
 
@@ -404,6 +475,10 @@ pub struct AssetQuery {
     pub severity: Option<String>,
     pub in_use: Option<String>,
     pub days: Option<String>,
+    /// Page of the findings table.
+    pub page: Option<String>,
+    /// Page of the packages table.
+    pub pkg_page: Option<String>,
 }
 
 async fn asset(
@@ -438,20 +513,27 @@ async fn asset(
         .and_then(|d| d.parse::<u32>().ok())
         .filter(|d| DAY_CHOICES.contains(d))
         .unwrap_or(30);
+    let page = page_number(q.page.as_deref());
+    let pkg_page = page_number(q.pkg_page.as_deref());
     let out = blocking(move || {
         let Some(summary) = store.asset(id)? else {
             return Err(WebError::NotFound(format!("There is no asset {id}.")));
         };
         let to = time::OffsetDateTime::now_utc().date();
         let from = to - time::Duration::days(i64::from(days) - 1);
+        let filter = FindingFilter {
+            asset: Some(id),
+            severity,
+            in_use,
+            limit: Some(PER_PAGE as u32),
+            offset: offset_of(page),
+            ..FindingFilter::default()
+        };
         Ok(pages::AssetData {
-            findings: store.findings(&FindingFilter {
-                asset: Some(id),
-                severity,
-                in_use,
-                limit: Some(MAX_ROWS),
-                ..FindingFilter::default()
-            })?,
+            findings_total: store.count_findings(&filter)?,
+            findings: store.findings(&filter)?,
+            page,
+            pkg_page,
             inventory: store.inventory(id)?,
             history: store.history(Some(id), from, to)?,
             summary,
@@ -466,6 +548,7 @@ async fn asset(
 #[derive(Deserialize, Default)]
 struct PackageQuery {
     ecosystem: Option<String>,
+    page: Option<String>,
 }
 
 async fn package(
@@ -480,58 +563,95 @@ async fn package(
         Ok(u) => u,
         Err(e) => return e.into_response(None),
     };
+    let page = page_number(q.page.as_deref());
     let out = blocking(move || {
-        let on = store.package_assets(&name, ecosystem.as_deref())?;
-        let all = if ecosystem.is_some() {
-            store.package_assets(&name, None)?
-        } else {
-            on.clone()
-        };
-        let findings = store.findings(&FindingFilter {
-            package: Some(name.clone()),
-            ecosystem: ecosystem.clone(),
-            limit: Some(MAX_ROWS),
-            ..FindingFilter::default()
-        })?;
-        Ok((name, ecosystem, on, all, findings))
-    })
-    .await
-    .and_then(|(name, eco, on, all, findings)| {
-        if all.is_empty() {
+        let eco = ecosystem.as_deref();
+        let stats = store.package_stats(&name, eco)?;
+        if stats.ecosystems.is_empty() {
             return Err(WebError::NotFound(format!(
                 "No asset in the fleet has a package named {name:?}."
             )));
         }
-        Ok((
-            StatusCode::OK,
-            pages::package(&user, &name, eco.as_deref(), &on, &all, &findings),
-        ))
-    });
+        let filter = FindingFilter {
+            package: Some(name.clone()),
+            ecosystem: ecosystem.clone(),
+            ..FindingFilter::default()
+        };
+        Ok(pages::PackageData {
+            on: store.package_assets_page(&name, eco, PER_PAGE as u32, offset_of(page))?,
+            stats,
+            open_findings: store.count_findings(&filter)?,
+            vulns: store.vuln_groups(&filter)?,
+            name,
+            ecosystem,
+            page,
+        })
+    })
+    .await
+    .map(|d| (StatusCode::OK, pages::package(&user, &d)));
     finish(Some(&user), out)
 }
 
-async fn vuln(State(store): St, headers: HeaderMap, uri: Uri, Path(id): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+struct VulnQuery {
+    page: Option<String>,
+}
+
+/// What the vulnerability handler found: a page, or the id it is filed under.
+enum VulnOutcome {
+    Page(pages::VulnData),
+    Elsewhere(String),
+}
+
+async fn vuln(
+    State(store): St,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Query(q): Query<VulnQuery>,
+) -> Response {
     let user = match require(&store, &headers, &uri).await {
         Ok(u) => u,
         Err(e) => return e.into_response(None),
     };
+    let page = page_number(q.page.as_deref());
     let out = blocking(move || {
-        let findings = store.findings(&FindingFilter {
+        let filter = FindingFilter {
             vuln_id: Some(id.clone()),
-            limit: Some(MAX_ROWS),
+            limit: Some(PER_PAGE as u32),
+            offset: offset_of(page),
             ..FindingFilter::default()
-        })?;
-        if findings.is_empty() {
-            return Err(WebError::NotFound(format!(
-                "No open finding of {id} in the fleet."
-            )));
+        };
+        let total = store.count_findings(&filter)?;
+        if total == 0 {
+            // An alias (GHSA of a CVE, a DSA…) of one vulnerability: show that one.
+            let found = store.search_vulns(&id)?;
+            return match found.as_slice() {
+                [one] if one.vuln_id != id => Ok(VulnOutcome::Elsewhere(one.vuln_id.clone())),
+                _ => Err(WebError::NotFound(format!(
+                    "No open finding of {id} in the fleet."
+                ))),
+            };
         }
-        Ok((id, findings))
+        Ok(VulnOutcome::Page(pages::VulnData {
+            findings: store.findings(&filter)?,
+            assets: store.count_finding_assets(&filter)?,
+            aliases: store.vuln_aliases(&id)?,
+            id,
+            total,
+            page,
+        }))
     })
-    .await
-    .map(|(id, f)| (StatusCode::OK, pages::vuln(&user, &id, &f)));
-    finish(Some(&user), out)
+    .await;
+    match out {
+        Ok(VulnOutcome::Elsewhere(primary)) => redirect(&html::vuln_href(&primary), None),
+        Ok(VulnOutcome::Page(d)) => html_response(StatusCode::OK, pages::vuln(&user, &d)),
+        Err(e) => e.into_response(Some(&user)),
+    }
 }
+
+/// Results per kind on the search page (each says how many there are in all).
+const SEARCH_ROWS: u32 = 50;
 
 #[derive(Deserialize, Default)]
 struct SearchQuery {
@@ -554,40 +674,34 @@ async fn search(
         if qq.is_empty() || qq.len() > 200 {
             return Ok(pages::SearchData::default());
         }
-        let needle = qq.to_lowercase();
-        let assets = store
-            .assets(&AssetFilter {
-                sort: AssetSort::Name,
-                limit: Some(MAX_ROWS),
+        let assets = store.asset_page(
+            &AssetFilter {
+                name_contains: Some(qq.clone()),
+                limit: Some(SEARCH_ROWS),
                 ..AssetFilter::default()
-            })?
+            },
+            AssetColumn::Risk,
+            true,
+        )?;
+        let packages = store.search_packages(&qq, SEARCH_ROWS, 0)?;
+        let mut vulns = Vec::new();
+        for m in store
+            .search_vulns(&qq)?
             .into_iter()
-            .filter(|a| a.name.to_lowercase().contains(&needle))
-            .take(100)
-            .collect();
-        let mut package_name = qq.clone();
-        let mut packages = store.package_assets(&qq, None)?;
-        if packages.is_empty() && needle != qq {
-            packages = store.package_assets(&needle, None)?;
-            package_name = needle.clone();
-        }
-        let mut vulns = store.findings(&FindingFilter {
-            vuln_id: Some(qq.clone()),
-            limit: Some(1),
-            ..FindingFilter::default()
-        })?;
-        let upper = qq.to_uppercase();
-        if vulns.is_empty() && upper != qq {
-            vulns = store.findings(&FindingFilter {
-                vuln_id: Some(upper),
+            .take(SEARCH_ROWS as usize)
+        {
+            let filter = FindingFilter {
+                vuln_id: Some(m.vuln_id.clone()),
                 limit: Some(1),
                 ..FindingFilter::default()
-            })?;
+            };
+            if let Some(sample) = store.findings(&filter)?.into_iter().next() {
+                vulns.push((m, sample));
+            }
         }
         Ok(pages::SearchData {
-            assets,
-            packages,
-            package_name,
+            assets: Some(assets),
+            packages: Some(packages),
             vulns,
         })
     })
@@ -607,6 +721,29 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn session_cookie_is_secure_only_over_tls() {
+        let plain = session_cookie("pwu_x", 60, CookieSecurity(false));
+        assert_eq!(
+            plain,
+            "postwatch_session=pwu_x; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
+        let tls = session_cookie("pwu_x", 60, CookieSecurity(true));
+        assert!(tls.ends_with("; Max-Age=60; Secure"), "{tls}");
+    }
+
+    #[test]
+    fn page_numbers_are_forgiving() {
+        assert_eq!(page_number(None), 1);
+        assert_eq!(page_number(Some("0")), 1);
+        assert_eq!(page_number(Some("-3")), 1);
+        assert_eq!(page_number(Some("x")), 1);
+        assert_eq!(page_number(Some("4")), 4);
+        assert_eq!(offset_of(page_number(Some("4"))), 300);
+        // Huge numbers do not overflow the offset.
+        let _ = offset_of(page_number(Some("18446744073709551615")));
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! One function per page: store results in, escaped HTML out. No I/O.
 
-use crate::charts::{self, Bar, Series};
-use crate::html::{self, esc, num, package_href, risk, sev_badge, url, vuln_href, when, Nav};
+use crate::charts::{self, Bar, Line, Series};
+use crate::html::{
+    self, esc, num, package_href, pager, risk, sev_badge, url, vuln_href, when, Nav, PER_PAGE,
+};
 use crate::{AssetQuery, AssetsQuery, DAY_CHOICES};
 use postwatch_fleetstore::{
-    AssetSummary, DailyPoint, FleetSummary, PackageOnAsset, SeverityCounts, StoredFinding,
-    StoredInventory,
+    AssetColumn, AssetSummary, DailyPoint, FleetRisk, FleetSummary, PackageMatch, PackageOnAsset,
+    PackageStats, Page, SeverityCounts, StoredFinding, StoredInventory, VulnGroup, VulnMatch,
 };
 use postwatch_model::{FixState, InUse, Severity};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 fn sev_name(s: Severity) -> &'static str {
@@ -46,7 +48,9 @@ pub fn login(next: &str, error: Option<&str>) -> String {
 /// What the overview shows.
 pub struct OverviewData {
     pub summary: FleetSummary,
-    pub assets: Vec<AssetSummary>,
+    pub risk: FleetRisk,
+    /// Hosts per band of [`THREAT_BANDS`].
+    pub threat_bands: Vec<u64>,
     pub kev: u64,
     pub fixable: u64,
     pub history: Vec<DailyPoint>,
@@ -108,6 +112,40 @@ pub fn trend_chart(label: &str, history: &[DailyPoint]) -> String {
     charts::stacked_columns(label, &days, &layers, Some(&line))
 }
 
+/// The risk trend of a history: the summed risk score per day, and the part of it in
+/// packages seen in use.
+pub fn risk_chart(label: &str, total_name: &str, history: &[DailyPoint]) -> String {
+    let days: Vec<String> = history.iter().map(|p| p.day.clone()).collect();
+    let lines = [
+        Line {
+            name: total_name,
+            class: "line-risk",
+            values: history.iter().map(|p| p.risk).collect(),
+        },
+        Line {
+            name: "In use",
+            class: "line-risk-inuse",
+            values: history.iter().map(|p| p.risk_in_use).collect(),
+        },
+    ];
+    charts::lines(label, &days, &lines)
+}
+
+/// The newest point's risk, for the figure above a risk chart.
+fn latest_risk(history: &[DailyPoint]) -> String {
+    match history.last() {
+        Some(p) => format!(
+            "<p class=\"muted small\" id=\"risk-latest\">{}: risk <strong data-risk=\"{:.1}\">{}</strong>, in use <strong data-risk-in-use=\"{:.1}\">{}</strong></p>",
+            esc(&p.day),
+            p.risk,
+            risk(p.risk),
+            p.risk_in_use,
+            risk(p.risk_in_use)
+        ),
+        None => String::new(),
+    }
+}
+
 fn days_form(action: &str, days: u32, hidden: &[(&str, &str)]) -> String {
     let mut s = format!(
         "<form class=\"inline\" method=\"get\" action=\"{}\" data-autosubmit>",
@@ -133,28 +171,25 @@ fn days_form(action: &str, days: u32, hidden: &[(&str, &str)]) -> String {
     s
 }
 
-fn threat_bucket(n: u64) -> usize {
-    match n {
-        0 => 0,
-        1..=9 => 1,
-        10..=49 => 2,
-        50..=99 => 3,
-        100..=499 => 4,
-        _ => 5,
-    }
-}
+/// Lower ends of the bands of the hosts-by-open-findings histogram.
+pub const THREAT_BANDS: [u64; 6] = [0, 1, 10, 50, 100, 500];
 
 const BUCKETS: [&str; 6] = ["0", "1–9", "10–49", "50–99", "100–499", "500+"];
 
 pub fn overview(user: &str, d: &OverviewData) -> String {
     let s = &d.summary;
-    let risk_total: f64 = d.assets.iter().map(|a| a.risk_total).sum();
-    let risk_max = d.assets.iter().map(|a| a.risk_max).fold(0.0, f64::max);
+    let (risk_total, risk_max) = (d.risk.total, d.risk.max);
     let mut b = String::new();
     b.push_str("<div class=\"page-head\"><h1>Fleet overview</h1></div>");
     b.push_str("<section class=\"stats\" aria-label=\"Fleet figures\">");
     b.push_str(&stat("Fleet risk (sum)", &risk(risk_total), "", None));
     b.push_str(&stat("Highest risk", &risk(risk_max), "", None));
+    b.push_str(&stat(
+        "Risk in use",
+        &risk(d.risk.in_use_total),
+        "accent",
+        None,
+    ));
     b.push_str(&stat(
         "Open findings",
         &num(s.findings.total.total),
@@ -208,15 +243,9 @@ pub fn overview(user: &str, d: &OverviewData) -> String {
     );
 
     // Histogram of hosts by threat count.
-    let mut buckets = [0u64; 6];
-    for a in d.assets.iter().filter(|a| a.kind.as_str() == "host") {
-        if let Some(slot) = buckets.get_mut(threat_bucket(a.open_findings.total)) {
-            *slot += 1;
-        }
-    }
     let bars: Vec<Bar> = BUCKETS
         .iter()
-        .zip(buckets)
+        .zip(d.threat_bands.iter().copied())
         .map(|(l, v)| Bar {
             label: (*l).to_owned(),
             value: v,
@@ -236,6 +265,16 @@ pub fn overview(user: &str, d: &OverviewData) -> String {
         days_form("/", d.days, &[]),
         trend_chart(
             &format!("Open findings per day over the last {} days, stacked by severity, with those in use as a line", d.days),
+            &d.history
+        )
+    );
+    let _ = write!(
+        b,
+        "<section class=\"card\" id=\"risk-trend\"><div class=\"card-head\"><h2>Fleet risk over time</h2>{}</div>{}</section>",
+        latest_risk(&d.history),
+        risk_chart(
+            &format!("Fleet risk score per day over the last {} days, with the part in packages in use", d.days),
+            "Fleet risk",
             &d.history
         )
     );
@@ -348,72 +387,49 @@ fn counts_inline(c: &SeverityCounts) -> String {
     s
 }
 
-/// Sortable columns of the assets table: key, heading, default descending.
-const ASSET_COLUMNS: [(&str, &str, bool); 8] = [
-    ("name", "Name", false),
-    ("kind", "Kind", false),
-    ("os", "OS", false),
-    ("findings", "Open findings", true),
-    ("critical", "Critical", true),
-    ("in-use", "In use", true),
-    ("risk", "Risk", true),
-    ("last-seen", "Last seen", true),
-];
+/// Headings of the assets table's columns.
+fn column_heading(c: AssetColumn) -> &'static str {
+    match c {
+        AssetColumn::Name => "Name",
+        AssetColumn::Kind => "Kind",
+        AssetColumn::Os => "OS",
+        AssetColumn::Findings => "Open findings",
+        AssetColumn::Critical => "Critical",
+        AssetColumn::InUse => "In use",
+        AssetColumn::Risk => "Risk",
+        AssetColumn::LastSeen => "Last seen",
+    }
+}
 
-fn assets_href(q: &AssetsQuery, sort: &str, desc: bool) -> String {
+/// A link to the assets table with the filters of `q`, sorted and on a page.
+fn assets_href(q: &AssetsQuery, sort: AssetColumn, desc: bool, page: u64) -> String {
     let mut parts = Vec::new();
     for (k, v) in [("kind", &q.kind), ("q", &q.q), ("os", &q.os)] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             parts.push(format!("{k}={}", url(v)));
         }
     }
-    parts.push(format!("sort={}", url(sort)));
+    parts.push(format!("sort={}", sort.as_str()));
     parts.push(format!("dir={}", if desc { "desc" } else { "asc" }));
+    if page > 1 {
+        parts.push(format!("page={page}"));
+    }
     format!("/assets?{}", parts.join("&"))
 }
 
-pub fn assets(user: &str, q: &AssetsQuery, mut list: Vec<AssetSummary>) -> String {
-    let needle = q.q.as_deref().unwrap_or("").trim().to_lowercase();
-    if !needle.is_empty() {
-        list.retain(|a| a.name.to_lowercase().contains(&needle));
-    }
-    let sort = q
-        .sort
-        .as_deref()
-        .filter(|s| ASSET_COLUMNS.iter().any(|c| c.0 == *s))
-        .unwrap_or("risk");
-    let default_desc = ASSET_COLUMNS
-        .iter()
-        .find(|c| c.0 == sort)
-        .map(|c| c.2)
-        .unwrap_or(true);
-    let desc = match q.dir.as_deref() {
-        Some("asc") => false,
-        Some("desc") => true,
-        _ => default_desc,
-    };
-    list.sort_by(|a, b| {
-        let o = match sort {
-            "name" => a.name.cmp(&b.name),
-            "kind" => a.kind.as_str().cmp(b.kind.as_str()),
-            "os" => a.os_label.cmp(&b.os_label),
-            "findings" => a.open_findings.total.cmp(&b.open_findings.total),
-            "critical" => a.open_findings.critical.cmp(&b.open_findings.critical),
-            "in-use" => a.open_in_use.cmp(&b.open_in_use),
-            "last-seen" => a.last_seen.cmp(&b.last_seen),
-            _ => a
-                .risk_max
-                .total_cmp(&b.risk_max)
-                .then(a.risk_total.total_cmp(&b.risk_total)),
-        };
-        let o = if desc { o.reverse() } else { o };
-        o.then_with(|| a.name.cmp(&b.name))
-    });
+pub fn assets(
+    user: &str,
+    q: &AssetsQuery,
+    list: &Page<AssetSummary>,
+    sort: AssetColumn,
+    desc: bool,
+    page: u64,
+) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<div class=\"page-head\"><h1>Assets</h1><p class=\"muted\">{} shown</p></div>",
-        list.len()
+        "<div class=\"page-head\"><h1>Assets</h1><p class=\"muted\">{} match</p></div>",
+        num(list.total)
     );
     let kind = q.kind.as_deref().unwrap_or("");
     let _ = write!(
@@ -441,50 +457,45 @@ pub fn assets(user: &str, q: &AssetsQuery, mut list: Vec<AssetSummary>) -> Strin
 <input type=\"hidden\" name=\"sort\" value=\"{}\"><input type=\"hidden\" name=\"dir\" value=\"{}\">\
 <div class=\"actions\"><button type=\"submit\" class=\"primary\">Apply</button><a href=\"/assets\">Reset</a></div></form>",
         esc(q.os.as_deref().unwrap_or("")),
-        esc(sort),
+        sort.as_str(),
         if desc { "desc" } else { "asc" }
     );
-    if list.is_empty() {
+    if list.total == 0 {
         b.push_str("<p class=\"empty\">No asset matches.</p>");
         return html::page("Assets", Nav::Assets, Some(user), "", &b);
     }
+    let pages = pager("Pages of assets", page, list.total, |n| {
+        assets_href(q, sort, desc, n)
+    });
     b.push_str(
         "<div class=\"table-wrap card\"><table class=\"data\" id=\"assets-table\"><thead><tr>",
     );
-    for (key, head, def_desc) in ASSET_COLUMNS {
-        let current = key == sort;
-        let next_desc = if current { !desc } else { def_desc };
-        let aria = if current {
-            if desc {
-                " aria-sort=\"descending\""
-            } else {
-                " aria-sort=\"ascending\""
-            }
+    for col in AssetColumn::ALL {
+        let current = col == sort;
+        let next_desc = if current {
+            !desc
         } else {
-            ""
+            col.descending_by_default()
         };
-        let arrow = if current {
-            if desc {
-                " ▼"
-            } else {
-                " ▲"
-            }
-        } else {
-            ""
+        let (aria, arrow) = match (current, desc) {
+            (true, true) => (" aria-sort=\"descending\"", " ▼"),
+            (true, false) => (" aria-sort=\"ascending\"", " ▲"),
+            _ => ("", ""),
         };
-        let num_class = if def_desc && key != "last-seen" {
+        let num_class = if col.descending_by_default() && col != AssetColumn::LastSeen {
             " class=\"n\""
         } else {
             ""
         };
         let _ = write!(
             b,
-            "<th scope=\"col\"{aria}{num_class}><a class=\"sort\" href=\"{}\">{head}{arrow}</a></th>",
-            esc(&assets_href(q, key, next_desc))
+            "<th scope=\"col\"{aria}{num_class}><a class=\"sort\" href=\"{}\">{}{arrow}</a></th>",
+            esc(&assets_href(q, col, next_desc, 1)),
+            column_heading(col)
         );
     }
     b.push_str("</tr></thead><tbody>");
-    for a in &list {
+    for a in &list.items {
         let _ = write!(
             b,
             "<tr data-asset-id=\"{}\"><td><a href=\"/assets/{}\">{}</a>{}</td><td><span class=\"kind\">{}</span></td><td>{}</td>\
@@ -506,13 +517,19 @@ pub fn assets(user: &str, q: &AssetsQuery, mut list: Vec<AssetSummary>) -> Strin
         );
     }
     b.push_str("</tbody></table></div>");
+    b.push_str(&pages);
     html::page("Assets", Nav::Assets, Some(user), "", &b)
 }
 
 /// What the asset page shows.
 pub struct AssetData {
     pub summary: AssetSummary,
+    /// One page of the findings the filter matches, and how many match.
     pub findings: Vec<StoredFinding>,
+    pub findings_total: u64,
+    pub page: u64,
+    /// Page of the packages table.
+    pub pkg_page: u64,
     pub inventory: Option<StoredInventory>,
     pub history: Vec<DailyPoint>,
     pub days: u32,
@@ -614,6 +631,16 @@ pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
             &d.history
         )
     );
+    let _ = write!(
+        b,
+        "<section class=\"card\" id=\"risk-trend\"><div class=\"card-head\"><h2>Risk over time</h2>{}</div>{}</section>",
+        latest_risk(&d.history),
+        risk_chart(
+            &format!("Risk score of {} per day, with the part in packages in use", a.name),
+            "Risk",
+            &d.history
+        )
+    );
 
     // Findings with filters.
     let sev_q = q.severity.as_deref().unwrap_or("");
@@ -622,7 +649,7 @@ pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
         b,
         "<section class=\"card\"><div class=\"card-head\"><h2 id=\"findings\">Findings <span class=\"muted\">({})</span></h2>\
 <form class=\"inline\" method=\"get\" action=\"{here}#findings\"><label for=\"f-sev\">Severity</label><select id=\"f-sev\" name=\"severity\">",
-        d.findings.len()
+        num(d.findings_total)
     );
     for (v, l) in [
         ("", "Any"),
@@ -659,6 +686,26 @@ pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
         );
     }
     b.push_str("</select><button type=\"submit\">Filter</button></form></div>");
+    // Page links keep the filters and the other table's page.
+    let asset_href = |page: u64, pkg_page: u64, anchor: &str| {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("severity", sev_q),
+            ("in_use", in_use_q),
+            ("days", q.days.as_deref().unwrap_or("")),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", url(v)));
+            }
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if pkg_page > 1 {
+            parts.push(format!("pkg_page={pkg_page}"));
+        }
+        format!("{here}?{}#{anchor}", parts.join("&"))
+    };
     if d.findings.is_empty() {
         b.push_str("<p class=\"empty\">No open findings match.</p>");
     } else {
@@ -669,30 +716,55 @@ pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
             finding_row(&mut b, sf);
         }
         b.push_str("</tbody></table></div>");
+        b.push_str(&pager("Pages of findings", d.page, d.findings_total, |n| {
+            asset_href(n, d.pkg_page, "findings")
+        }));
     }
     b.push_str("</section>");
 
     // Packages.
     if let Some(inv) = &d.inventory {
+        let total = inv.packages.len() as u64;
+        let last = total.div_ceil(PER_PAGE).max(1);
+        let pkg_page = d.pkg_page.min(last);
+        // Open when the link asked for a page of it.
+        let open = if d.pkg_page > 1 { " open" } else { "" };
         let _ = write!(
             b,
-            "<section class=\"card\"><details><summary><h2>Packages <span class=\"muted\">({})</span></h2></summary>\
+            "<section class=\"card\"><details id=\"packages\"{open}><summary><h2>Packages <span class=\"muted\">({})</span></h2></summary>\
 <div class=\"table-wrap\"><table class=\"data\" id=\"packages-table\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Version</th>\
-<th scope=\"col\">Ecosystem</th><th scope=\"col\">Found in</th></tr></thead><tbody>",
-            inv.packages.len()
+<th scope=\"col\">Ecosystem</th><th scope=\"col\">Found in</th><th scope=\"col\">In use</th></tr></thead><tbody>",
+            num(total)
         );
-        for p in &inv.packages {
+        let in_use: BTreeMap<&str, usize> = inv
+            .in_use
+            .iter()
+            .flat_map(|u| u.packages.iter())
+            .map(|p| (p.purl.as_str(), p.evidence.len()))
+            .collect();
+        let skip = usize::try_from((pkg_page - 1) * PER_PAGE).unwrap_or(usize::MAX);
+        for p in inv.packages.iter().skip(skip).take(PER_PAGE as usize) {
             let _ = write!(
                 b,
-                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"muted\">{}</td><td>{}</td></tr>",
                 esc(&package_href(&p.name, Some(&p.ecosystem))),
                 esc(&p.name),
                 esc(&p.version),
                 esc(&p.ecosystem),
-                esc(&p.found_in)
+                esc(&p.found_in),
+                match in_use.get(p.purl.as_str()) {
+                    Some(n) => format!(
+                        "<span class=\"tag accent\" title=\"{n} piece(s) of evidence\">yes</span>"
+                    ),
+                    None => String::new(),
+                }
             );
         }
-        b.push_str("</tbody></table></div></details></section>");
+        b.push_str("</tbody></table></div>");
+        b.push_str(&pager("Pages of packages", pkg_page, total, |n| {
+            asset_href(d.page, n, "packages")
+        }));
+        b.push_str("</details></section>");
     }
     html::page(&a.name, Nav::Assets, Some(user), "", &b)
 }
@@ -769,14 +841,21 @@ fn finding_row(b: &mut String, sf: &StoredFinding) {
     );
 }
 
-pub fn package(
-    user: &str,
-    name: &str,
-    ecosystem: Option<&str>,
-    on: &[PackageOnAsset],
-    all: &[PackageOnAsset],
-    findings: &[StoredFinding],
-) -> String {
+/// What the package page shows.
+pub struct PackageData {
+    pub name: String,
+    pub ecosystem: Option<String>,
+    /// One page of the assets with the package.
+    pub on: Page<PackageOnAsset>,
+    pub page: u64,
+    pub stats: PackageStats,
+    pub open_findings: u64,
+    pub vulns: Vec<VulnGroup>,
+}
+
+pub fn package(user: &str, d: &PackageData) -> String {
+    let name = d.name.as_str();
+    let ecosystem = d.ecosystem.as_deref();
     let mut b = String::new();
     let _ = write!(
         b,
@@ -785,18 +864,17 @@ pub fn package(
         esc(name),
         esc(name)
     );
-    let ecosystems: BTreeSet<&str> = all.iter().map(|p| p.ecosystem.as_str()).collect();
     let _ = write!(
         b,
         "<form class=\"inline card\" method=\"get\" action=\"{}\"><label for=\"f-eco\">Ecosystem</label><select id=\"f-eco\" name=\"ecosystem\"><option value=\"\">Any</option>",
         esc(&package_href(name, None))
     );
-    for e in &ecosystems {
+    for e in &d.stats.ecosystems {
         let _ = write!(
             b,
             "<option value=\"{}\"{}>{}</option>",
             esc(e),
-            if Some(*e) == ecosystem {
+            if Some(e.as_str()) == ecosystem {
                 " selected"
             } else {
                 ""
@@ -805,40 +883,16 @@ pub fn package(
         );
     }
     b.push_str("</select><button type=\"submit\">Show</button></form>");
-
-    let versions: BTreeSet<&str> = on.iter().map(|p| p.version.as_str()).collect();
-    let assets: BTreeSet<i64> = on.iter().map(|p| p.asset_id).collect();
     b.push_str("<section class=\"stats\">");
-    b.push_str(&stat("Assets", &num(assets.len() as u64), "", None));
-    b.push_str(&stat("Versions", &num(versions.len() as u64), "", None));
-    b.push_str(&stat(
-        "Open findings",
-        &num(findings.len() as u64),
-        "",
-        None,
-    ));
+    b.push_str(&stat("Assets", &num(d.stats.assets), "", None));
+    b.push_str(&stat("Versions", &num(d.stats.versions), "", None));
+    b.push_str(&stat("Open findings", &num(d.open_findings), "", None));
     b.push_str("</section>");
 
-    // Vulnerabilities in this package, one row per id.
-    let mut by_vuln: BTreeMap<&str, (Severity, f64, BTreeSet<i64>, bool)> = BTreeMap::new();
-    for sf in findings {
-        let e = by_vuln.entry(sf.finding.id.as_str()).or_insert((
-            sf.finding.severity,
-            0.0,
-            BTreeSet::new(),
-            false,
-        ));
-        e.0 = e.0.max(sf.finding.severity);
-        e.1 = e.1.max(sf.finding.risk);
-        e.2.insert(sf.asset_id);
-        e.3 |= sf.finding.kev.is_some();
-    }
-    let mut vulns: Vec<_> = by_vuln.into_iter().collect();
-    vulns.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1).then(a.0.cmp(b.0)));
-    b.push_str("<div class=\"grid2\"><section class=\"card\"><h2>Assets with this package</h2>");
+    b.push_str("<div class=\"grid2\"><section class=\"card\"><h2 id=\"assets\">Assets with this package</h2>");
     b.push_str("<div class=\"table-wrap\"><table class=\"data\" id=\"package-assets\"><thead><tr><th scope=\"col\">Asset</th><th scope=\"col\">Kind</th>\
 <th scope=\"col\">Version</th><th scope=\"col\">Ecosystem</th></tr></thead><tbody>");
-    for p in on {
+    for p in &d.on.items {
         let _ = write!(
             b,
             "<tr><td><a href=\"/assets/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -849,26 +903,38 @@ pub fn package(
             esc(&p.ecosystem)
         );
     }
-    b.push_str("</tbody></table></div></section><section class=\"card\"><h2>Vulnerabilities</h2>");
-    if vulns.is_empty() {
+    b.push_str("</tbody></table></div>");
+    b.push_str(&pager(
+        "Pages of assets with this package",
+        d.page,
+        d.on.total,
+        |n| {
+            let mut href = package_href(name, ecosystem);
+            href.push(if href.contains('?') { '&' } else { '?' });
+            let _ = write!(href, "page={n}#assets");
+            href
+        },
+    ));
+    b.push_str("</section><section class=\"card\"><h2>Vulnerabilities</h2>");
+    if d.vulns.is_empty() {
         b.push_str("<p class=\"empty\">No open findings in this package.</p>");
     } else {
         b.push_str("<div class=\"table-wrap\"><table class=\"data\" id=\"package-vulns\"><thead><tr><th scope=\"col\">Vulnerability</th>\
 <th scope=\"col\">Severity</th><th scope=\"col\" class=\"n\">Assets</th><th scope=\"col\" class=\"n\">Max risk</th></tr></thead><tbody>");
-        for (id, (sev, r, assets, kev)) in &vulns {
+        for v in &d.vulns {
             let _ = write!(
                 b,
                 "<tr><td><a href=\"{}\">{}</a>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&vuln_href(id)),
-                esc(id),
-                if *kev {
+                esc(&vuln_href(&v.vuln_id)),
+                esc(&v.vuln_id),
+                if v.kev {
                     " <span class=\"tag danger\">KEV</span>"
                 } else {
                     ""
                 },
-                sev_badge(*sev),
-                assets.len(),
-                risk(*r)
+                sev_badge(v.worst_severity),
+                v.assets,
+                risk(v.risk_max)
             );
         }
         b.push_str("</tbody></table></div>");
@@ -923,7 +989,21 @@ pub fn cvss_metric(key: &str, value: &str) -> (String, String) {
     (name.to_owned(), v.to_owned())
 }
 
-pub fn vuln(user: &str, id: &str, findings: &[StoredFinding]) -> String {
+/// What the vulnerability page shows.
+pub struct VulnData {
+    pub id: String,
+    /// One page of the open findings of the id, and how many there are.
+    pub findings: Vec<StoredFinding>,
+    pub total: u64,
+    pub page: u64,
+    /// Distinct assets with an open finding of it.
+    pub assets: u64,
+    /// Its other ids, from the alias index.
+    pub aliases: Vec<String>,
+}
+
+pub fn vuln(user: &str, d: &VulnData) -> String {
+    let (id, findings) = (d.id.as_str(), d.findings.as_slice());
     let mut b = String::new();
     let Some(first) = findings.first() else {
         return html::page(
@@ -956,14 +1036,8 @@ pub fn vuln(user: &str, id: &str, findings: &[StoredFinding]) -> String {
     if let Some(s) = &f.summary {
         let _ = write!(b, "<p class=\"lead\">{}</p>", esc(s));
     }
-    let assets: BTreeSet<i64> = findings.iter().map(|s| s.asset_id).collect();
     b.push_str("<section class=\"stats\">");
-    b.push_str(&stat(
-        "Affected assets",
-        &num(assets.len() as u64),
-        "",
-        None,
-    ));
+    b.push_str(&stat("Affected assets", &num(d.assets), "", None));
     if let Some(c) = &f.cvss {
         b.push_str(&stat(
             &format!("CVSS {}", c.version),
@@ -989,11 +1063,8 @@ pub fn vuln(user: &str, id: &str, findings: &[StoredFinding]) -> String {
     if let Some(v) = &f.vendor_severity {
         fact(&mut b, "Vendor rating", v);
     }
-    if !f.aliases.is_empty() {
-        fact(&mut b, "Aliases", &f.aliases.join(", "));
-    }
-    if !f.records.is_empty() {
-        fact(&mut b, "Advisories", &f.records.join(", "));
+    if !d.aliases.is_empty() {
+        fact(&mut b, "Also known as", &d.aliases.join(", "));
     }
     if let Some(k) = &f.kev {
         fact(
@@ -1055,7 +1126,7 @@ pub fn vuln(user: &str, id: &str, findings: &[StoredFinding]) -> String {
         b.push_str("</ul>");
     }
     b.push_str("</section></div>");
-    b.push_str("<section class=\"card\"><h2>Affected assets</h2><div class=\"table-wrap\"><table class=\"data\" id=\"vuln-assets\"><thead><tr>\
+    b.push_str("<section class=\"card\"><h2 id=\"affected\">Affected assets</h2><div class=\"table-wrap\"><table class=\"data\" id=\"vuln-assets\"><thead><tr>\
 <th scope=\"col\">Asset</th><th scope=\"col\">Package</th><th scope=\"col\">Installed</th><th scope=\"col\">Fixed in</th><th scope=\"col\">In use</th><th scope=\"col\" class=\"n\">Risk</th></tr></thead><tbody>");
     for sf in findings {
         let g = &sf.finding;
@@ -1078,18 +1149,36 @@ pub fn vuln(user: &str, id: &str, findings: &[StoredFinding]) -> String {
             risk(g.risk)
         );
     }
-    b.push_str("</tbody></table></div></section>");
+    b.push_str("</tbody></table></div>");
+    b.push_str(&pager("Pages of affected assets", d.page, d.total, |n| {
+        format!("{}?page={n}#affected", vuln_href(id))
+    }));
+    b.push_str("</section>");
     html::page(id, Nav::None, Some(user), "", &b)
 }
 
-/// Search results.
+/// Search results; `None` when nothing was searched.
 #[derive(Default)]
 pub struct SearchData {
-    pub assets: Vec<AssetSummary>,
-    pub packages: Vec<PackageOnAsset>,
-    /// The name `packages` matched.
-    pub package_name: String,
-    pub vulns: Vec<StoredFinding>,
+    pub assets: Option<Page<AssetSummary>>,
+    pub packages: Option<Page<PackageMatch>>,
+    /// Each vulnerability found, with one of its findings (severity, summary).
+    pub vulns: Vec<(VulnMatch, StoredFinding)>,
+}
+
+/// "showing the first N of M" when a result list is cut to its first page.
+fn more_note(shown: usize, total: u64, href: Option<&str>) -> String {
+    if (shown as u64) >= total {
+        return String::new();
+    }
+    let all = match href {
+        Some(h) => format!(" <a href=\"{}\">See all</a>", esc(h)),
+        None => String::new(),
+    };
+    format!(
+        "<p class=\"muted small\">The first {shown} of {}.{all}</p>",
+        num(total)
+    )
 }
 
 pub fn search(user: &str, q: &str, d: &SearchData) -> String {
@@ -1100,20 +1189,25 @@ pub fn search(user: &str, q: &str, d: &SearchData) -> String {
         esc(q)
     );
     if q.is_empty() {
-        b.push_str("<p class=\"empty\">Type an asset name, a package name or a vulnerability id (CVE-…, GHSA-…) in the search box.</p>");
+        b.push_str("<p class=\"empty\">Type an asset name, part of a package name or a vulnerability id (CVE-…, GHSA-…, DSA-…) in the search box.</p>");
         return html::page("Search", Nav::None, Some(user), q, &b);
     }
-    let _ = write!(b, "<section class=\"card\"><h2>Vulnerabilities</h2>");
+    b.push_str("<section class=\"card\"><h2>Vulnerabilities</h2>");
     if d.vulns.is_empty() {
-        b.push_str("<p class=\"empty\">No open finding has this id.</p>");
+        b.push_str("<p class=\"empty\">No open finding has this id or alias.</p>");
     } else {
         b.push_str("<ul class=\"results\" id=\"result-vulns\">");
-        for sf in &d.vulns {
+        for (m, sf) in &d.vulns {
+            let via = if m.matched.eq_ignore_ascii_case(&m.vuln_id) {
+                String::new()
+            } else {
+                format!(" <span class=\"tag\">alias {}</span>", esc(&m.matched))
+            };
             let _ = write!(
                 b,
-                "<li><a href=\"{}\">{}</a> {} <span class=\"muted\">{}</span></li>",
-                esc(&vuln_href(&sf.finding.id)),
-                esc(&sf.finding.id),
+                "<li><a href=\"{}\">{}</a>{via} {} <span class=\"muted\">{}</span></li>",
+                esc(&vuln_href(&m.vuln_id)),
+                esc(&m.vuln_id),
                 sev_badge(sf.finding.severity),
                 esc(sf.finding.summary.as_deref().unwrap_or(""))
             );
@@ -1121,44 +1215,44 @@ pub fn search(user: &str, q: &str, d: &SearchData) -> String {
         b.push_str("</ul>");
     }
     b.push_str("</section><section class=\"card\"><h2>Packages</h2>");
-    let mut by_eco: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
-    for p in &d.packages {
-        by_eco.entry(&p.ecosystem).or_default().insert(p.asset_id);
-    }
-    if d.packages.is_empty() {
-        b.push_str("<p class=\"empty\">No package has exactly this name.</p>");
-    } else {
-        b.push_str("<ul class=\"results\" id=\"result-packages\">");
-        for (eco, assets) in &by_eco {
-            let n = assets.len();
-            let _ = write!(
-                b,
-                "<li><a href=\"{}\">{}</a> <span class=\"muted\">{} · on {} asset{}</span></li>",
-                esc(&package_href(&d.package_name, Some(eco))),
-                esc(&d.package_name),
-                esc(eco),
-                n,
-                if n == 1 { "" } else { "s" }
-            );
+    match &d.packages {
+        Some(p) if !p.items.is_empty() => {
+            b.push_str("<ul class=\"results\" id=\"result-packages\">");
+            for m in &p.items {
+                let _ = write!(
+                    b,
+                    "<li><a href=\"{}\">{}</a> <span class=\"muted\">{} · on {} asset{}</span></li>",
+                    esc(&package_href(&m.name, Some(&m.ecosystem))),
+                    esc(&m.name),
+                    esc(&m.ecosystem),
+                    num(m.assets),
+                    if m.assets == 1 { "" } else { "s" }
+                );
+            }
+            b.push_str("</ul>");
+            b.push_str(&more_note(p.items.len(), p.total, None));
         }
-        b.push_str("</ul>");
+        _ => b.push_str("<p class=\"empty\">No package name contains this.</p>"),
     }
     b.push_str("</section><section class=\"card\"><h2>Assets</h2>");
-    if d.assets.is_empty() {
-        b.push_str("<p class=\"empty\">No asset name contains this.</p>");
-    } else {
-        b.push_str("<ul class=\"results\" id=\"result-assets\">");
-        for a in &d.assets {
-            let _ = write!(
-                b,
-                "<li><a href=\"/assets/{}\">{}</a> <span class=\"kind\">{}</span> {}</li>",
-                a.id,
-                esc(&a.name),
-                a.kind.as_str(),
-                counts_inline(&a.open_findings)
-            );
+    match &d.assets {
+        Some(a) if !a.items.is_empty() => {
+            b.push_str("<ul class=\"results\" id=\"result-assets\">");
+            for a in &a.items {
+                let _ = write!(
+                    b,
+                    "<li><a href=\"/assets/{}\">{}</a> <span class=\"kind\">{}</span> {}</li>",
+                    a.id,
+                    esc(&a.name),
+                    a.kind.as_str(),
+                    counts_inline(&a.open_findings)
+                );
+            }
+            b.push_str("</ul>");
+            let all = format!("/assets?q={}", url(q));
+            b.push_str(&more_note(a.items.len(), a.total, Some(&all)));
         }
-        b.push_str("</ul>");
+        _ => b.push_str("<p class=\"empty\">No asset name contains this.</p>"),
     }
     b.push_str("</section>");
     html::page("Search", Nav::None, Some(user), q, &b)
@@ -1216,9 +1310,15 @@ mod tests {
             new: 0,
             resolved: 0,
             reopened: 0,
+            risk: 12.5,
+            risk_in_use: 4.0,
         };
-        let svg = trend_chart("t", &[p]);
+        let svg = trend_chart("t", std::slice::from_ref(&p));
         assert!(svg.contains("2026-01-01 High: 5"));
         assert!(svg.contains("2026-01-01 In use: 2"));
+        let risk = risk_chart("r", "Fleet risk", std::slice::from_ref(&p));
+        assert!(risk.contains("2026-01-01 Fleet risk: 12.5"));
+        assert!(risk.contains("2026-01-01 In use: 4.0"));
+        assert!(latest_risk(&[p]).contains("data-risk=\"12.5\""));
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser test of the dashboard: builds postwatch, seeds a server with real advisories
 # and three test images reported by agents, then drives the pages in headless Chromium
-# (Playwright, test.mjs). Screenshots go to $POSTWATCH_WEB_SCREENSHOTS (default
+# (Playwright, test.mjs); one more root is scanned with a chrooted python running in it,
+# for in-use evidence. Screenshots go to $POSTWATCH_WEB_SCREENSHOTS (default
 # target/web-screenshots). Exit 0: passed or SKIPPED (no chromium/node outside CI);
 # non-zero: failed. Under CI=true a missing chromium or node fails.
 set -euo pipefail
@@ -41,9 +42,30 @@ cleanup() {
 trap cleanup EXIT
 unset POSTWATCH_DB POSTWATCH_DATA POSTWATCH_LISTEN
 
+# The Debian 11 corpus has no open advisory for bullseye-py's openssl and sqlite3, the
+# libraries a python process loads; two constructed records (test only, as in
+# crates/cli/tests/inuse.rs) make findings of them, so the in-use evidence shows.
+mkdir -p "$work/records"
+python3 - "$images/bullseye-py.dpkg.tsv" "$work/records" <<'PY'
+import json, sys
+versions = {}
+for line in open(sys.argv[1]):
+    name, version, source, _arch = line.rstrip("\n").split("\t")
+    versions[source or name] = version
+for n, source in enumerate(["openssl", "sqlite3"], 1):
+    rid = f"PW-BROWSER-{n:04d}"
+    record = {
+        "schema_version": "1.6.0", "id": rid, "modified": "2026-11-27T00:00:00Z",
+        "summary": f"constructed case for {source} (browser test only)",
+        "affected": [{"package": {"ecosystem": "Debian:11", "name": source},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [
+                          {"introduced": "0"}, {"fixed": versions[source] + "+pw1"}]}]}],
+    }
+    json.dump(record, open(f"{sys.argv[2]}/{rid}.json", "w"))
+PY
 "$bin" db import --db "$work/advisories.db" \
-  "$repo/testdata/osv/PyPI/all.zip" "$repo/testdata/osv-built/Debian/all.zip" >"$work/import.log" 2>&1 \
-  || { cat "$work/import.log" >&2; exit 1; }
+  "$repo/testdata/osv/PyPI/all.zip" "$repo/testdata/osv-built/Debian/all.zip" "$work/records" \
+  >"$work/import.log" 2>&1 || { cat "$work/import.log" >&2; exit 1; }
 user_token="$("$bin" token --data "$work/data" --name browser-test)"
 enrol_token="$("$bin" token --data "$work/data" --enrolment --name browser-test)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -61,10 +83,31 @@ for img in bookworm-minbase bullseye-py bookworm-pyapp; do
     || { echo "agent $img failed:" >&2; cat "$work/agent-$img.log" >&2; exit 1; }
 done
 
+# In use: python3 chrooted in the bullseye-py root loads libssl and libsqlite3; a scan
+# with --in-use uploads the inventory with that evidence, so the fleet has findings in
+# use (Debian 11 has advisories in the imported corpus). Needs root for chroot.
+inuse=0
+if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null; then
+  fifo="$work/python.out"; mkfifo "$fifo"
+  chroot "$images/bullseye-py.rootfs" /usr/bin/python3 -B -c \
+    "import ssl, sqlite3, time; print('ready', flush=True); time.sleep(600)" >"$fifo" &
+  python_pid=$!
+  read -r -t 30 ready <"$fifo" || ready=""
+  [ "$ready" = ready ] || { echo "chrooted python did not start" >&2; exit 1; }
+  "$bin" scan "$images/bullseye-py.rootfs" --in-use --server "$url" --token "$user_token" -q \
+    >"$work/scan-inuse.log" 2>&1 || { echo "scan --in-use --server failed:" >&2; cat "$work/scan-inuse.log" >&2; kill "$python_pid"; exit 1; }
+  kill "$python_pid"; wait "$python_pid" 2>/dev/null || true
+  inuse=1
+elif [ "${CI:-}" = "true" ]; then
+  echo "web browser test: FAILED: the in-use seed needs root (chroot) under CI=true" >&2; exit 1
+else
+  echo "web browser test: in-use seed SKIPPED (needs root to chroot)"
+fi
+
 out="${POSTWATCH_WEB_SCREENSHOTS:-$repo/target/web-screenshots}"
 mkdir -p "$out"
 status=0
-POSTWATCH_URL="$url" POSTWATCH_TOKEN="$user_token" SCREENSHOTS="$out" CHROMIUM="$chromium" \
+POSTWATCH_URL="$url" POSTWATCH_TOKEN="$user_token" SCREENSHOTS="$out" CHROMIUM="$chromium" INUSE="$inuse" \
   USER_DATA_DIR="$work/chromium-profile" node "$here/test.mjs" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log ---" >&2; tail -50 "$work/server.log" >&2
