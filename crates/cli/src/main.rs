@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         Command::Server(args) => serve::server(args),
         Command::Token(args) => serve::token(args),
         Command::Agent(args) => agent::run(args),
-        Command::Promql(cmd) => promql::run(cmd),
+        Command::Promql(cmd) => Ok(promql::run(cmd)),
     };
     match result {
         Ok(code) => code,
