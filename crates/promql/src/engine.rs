@@ -294,6 +294,35 @@ pub(crate) struct MatrixArg {
 }
 
 impl MatrixArg {
+    /// Calls `f(step, window)` for every step in order. Evaluation times never
+    /// decrease (steps grow, `@` and offsets are constant), so the window bounds only
+    /// move forward: two cursors instead of two binary searches per step.
+    pub fn for_each_window<'s>(
+        &self,
+        series: &'s RangeSeries,
+        mut f: impl FnMut(usize, &'s [Sample]),
+    ) {
+        let samples = &series.samples[..];
+        let (mut from, mut to) = (0, 0);
+        let mut last = i64::MIN;
+        for (i, &end) in self.times.iter().enumerate() {
+            if end < last {
+                // Not monotonic (cannot happen today); fall back to searching.
+                f(i, self.window(series, i));
+                continue;
+            }
+            last = end;
+            let start = end - self.range_ms;
+            while to < samples.len() && samples[to].timestamp_ms <= end {
+                to += 1;
+            }
+            while from < to && samples[from].timestamp_ms <= start {
+                from += 1;
+            }
+            f(i, &samples[from..to]);
+        }
+    }
+
     /// The samples of `series` that step `index` sees.
     pub fn window<'a>(&self, series: &'a RangeSeries, index: usize) -> &'a [Sample] {
         let end = self.times[index];
@@ -517,8 +546,6 @@ impl<'a> Ctx<'a> {
             .source
             .select(&matchers, start, end)
             .map_err(|e| QueryError::execution(format!("reading series: {e}")))?;
-        let n = series.iter().map(|s| s.samples.len()).sum();
-        self.count_samples(n)?;
         self.check_deadline()?;
         Ok(series)
     }
@@ -540,8 +567,17 @@ impl<'a> Ctx<'a> {
         for s in series {
             let mut values = Vec::with_capacity(times.len());
             let mut any = false;
+            // Times never decrease, so the cursor only moves forward.
+            let mut idx = 0;
+            let mut last = i64::MIN;
             for &t in times {
-                let idx = s.samples.partition_point(|x| x.timestamp_ms <= t);
+                if t < last {
+                    idx = 0;
+                }
+                last = t;
+                while idx < s.samples.len() && s.samples[idx].timestamp_ms <= t {
+                    idx += 1;
+                }
                 let value = idx
                     .checked_sub(1)
                     .and_then(|i| s.samples.get(i))
@@ -578,7 +614,7 @@ impl<'a> Ctx<'a> {
             return Ok(Vec::new());
         };
         let series = self.select(vs, min - range_ms + 1, max)?;
-        Ok(series
+        let series: Vec<RangeSeries> = series
             .into_iter()
             .map(|s| RangeSeries {
                 labels: s.labels,
@@ -590,7 +626,21 @@ impl<'a> Ctx<'a> {
                     .collect(),
             })
             .filter(|s| !s.samples.is_empty())
-            .collect())
+            .collect();
+        // Like Prometheus, count what one step holds: the largest window per series.
+        let arg = MatrixArg {
+            series,
+            range_ms,
+            times: times.to_vec(),
+        };
+        let mut held = 0;
+        for s in &arg.series {
+            let mut widest = 0;
+            arg.for_each_window(s, |_, w| widest = widest.max(w.len()));
+            held += widest;
+        }
+        self.count_samples(held)?;
+        Ok(arg.series)
     }
 
     fn eval_subquery(
@@ -975,6 +1025,12 @@ fn vector_vector(
         let Some(idxs) = one_by_sig.get(&sig) else {
             continue;
         };
+        // Steps at which another many-side series already matched this signature.
+        let mut seen = (!grouped).then(|| {
+            matched_sig
+                .entry(sig.clone())
+                .or_insert_with(|| vec![false; n])
+        });
         for &oi in idxs {
             let one_row = &one[oi];
             let mut labels = many_row.labels.clone();
@@ -990,9 +1046,7 @@ fn vector_vector(
                     }
                     Some(LabelModifier::Exclude(names)) => {
                         for name in &names.labels {
-                            if name != METRIC_NAME_LABEL {
-                                labels.remove(name);
-                            }
+                            labels.remove(name);
                         }
                     }
                     None => {}
@@ -1009,10 +1063,7 @@ fn vector_vector(
                 let (Some(m), Some(o)) = (many_row.values[step], one_row.values[step]) else {
                     continue;
                 };
-                if !grouped {
-                    let seen = matched_sig
-                        .entry(sig.clone())
-                        .or_insert_with(|| vec![false; n]);
+                if let Some(seen) = seen.as_mut() {
                     if seen[step] {
                         return Err(QueryError::execution(
                             "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",

@@ -67,14 +67,13 @@ fn over_matrix(
     let mut rows = Vec::with_capacity(m.series.len());
     for s in &m.series {
         let mut any = false;
-        let values: Vec<Option<f64>> = (0..m.times.len())
-            .map(|i| {
-                let w = m.window(s, i);
-                let v = if w.is_empty() { None } else { f(w, i) };
-                any |= v.is_some();
-                v
-            })
-            .collect();
+        let mut values: Vec<Option<f64>> = vec![None; m.times.len()];
+        m.for_each_window(s, |i, w| {
+            if !w.is_empty() {
+                values[i] = f(w, i);
+                any |= values[i].is_some();
+            }
+        });
         if any {
             rows.push(Row {
                 labels: s.labels.clone(),
