@@ -104,6 +104,11 @@ impl Engine {
                 "end timestamp must not be before start time",
             ));
         }
+        if (end_ms - start_ms) / step_ms > 11_000 {
+            return Err(QueryError::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
         let expr = parse(query)?;
         match expr_type(&expr) {
             ExprType::Scalar | ExprType::Vector => {}
@@ -671,11 +676,11 @@ impl<'a> Ctx<'a> {
         let series = if max < start {
             Vec::new()
         } else {
-            let inner = Steps {
-                start,
-                step,
-                count: ((max - start) / step + 1) as usize,
-            };
+            let count = ((max - start) / step + 1) as usize;
+            // Each inner step holds at least one value per series: refuse what the
+            // sample limit would refuse anyway before allocating for it.
+            self.count_samples(count)?;
+            let inner = Steps { start, step, count };
             let rows = self.eval_vector(&sq.expr, &inner)?;
             rows.into_iter()
                 .map(|r| RangeSeries {

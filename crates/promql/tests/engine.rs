@@ -215,6 +215,14 @@ fn errors_have_api_kinds_and_limits_hold() {
     let err = e.instant_query(&s, "sum(", 0).unwrap_err();
     assert_eq!(err.kind.api_error_type(), "bad_data");
     let err = e
+        .range_query(&s, "req_total", 0, 86_400_000, 1)
+        .unwrap_err();
+    assert!(err.message.contains("11,000 points"), "{err}");
+    let err = e
+        .instant_query(&s, "max_over_time(req_total[1y:1ms])", 0)
+        .unwrap_err();
+    assert!(err.message.contains("too many samples"), "{err}");
+    let err = e
         .range_query(&s, "req_total[5m]", 0, 60_000, 15_000)
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadData);
