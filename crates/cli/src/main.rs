@@ -6,6 +6,7 @@ mod agent;
 mod db;
 mod inuse;
 mod output;
+mod promql;
 mod scan;
 mod serve;
 mod tools;
@@ -58,6 +59,9 @@ enum Command {
     /// Inventory this host (or --root DIR) and its containers on an interval and ship
     /// it to a server; undelivered reports wait in a durable queue.
     Agent(agent::AgentArgs),
+    /// PromQL tools: `promql test FILE…` runs Prometheus' promqltest scripts.
+    #[command(subcommand)]
+    Promql(promql::PromqlCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Server(args) => serve::server(args),
         Command::Token(args) => serve::token(args),
         Command::Agent(args) => agent::run(args),
+        Command::Promql(cmd) => Ok(promql::run(cmd)),
     };
     match result {
         Ok(code) => code,
