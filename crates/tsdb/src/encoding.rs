@@ -149,9 +149,14 @@ impl<'a> Reader<'a> {
 }
 
 const VALUES_CONSTANT: u8 = 0;
-const VALUES_DECIMAL_DELTA: u8 = 1;
-const VALUES_DECIMAL_DOD: u8 = 2;
+const VALUES_DECIMAL: u8 = 1;
 const VALUES_XOR: u8 = 3;
+/// Decimal flags: the stream holds deltas of deltas (else deltas); it is bit-packed
+/// (else zigzag varints).
+const DECIMAL_DOD: u8 = 1;
+const DECIMAL_PACKED: u8 = 2;
+/// Values per bit-packed block (each block has its own minimum and width).
+const PACK_BLOCK: usize = 128;
 
 /// Largest decimal exponent tried: 10^e must be exact in f64 (e <= 22); beyond 9 digits
 /// the integers are as long as XOR output anyway.
@@ -159,8 +164,9 @@ const MAX_DECIMAL_EXPONENT: u8 = 9;
 /// Integers above 2^53 are not all exact in f64.
 const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
-/// Encodes sorted `(timestamp_ms, value_bits)` pairs (without the zstd stage).
-pub(crate) fn encode_samples(samples: &[(i64, u64)]) -> Vec<u8> {
+/// Encodes sorted `(timestamp_ms, value_bits)` pairs (without the zstd stage). With
+/// `packed`, decimal values are bit-packed rather than varint-coded.
+pub(crate) fn encode_samples(samples: &[(i64, u64)], packed: bool) -> Vec<u8> {
     let mut buf = Vec::with_capacity(samples.len() * 3 + 16);
     put_uvarint(&mut buf, samples.len() as u64);
     if samples.is_empty() {
@@ -183,11 +189,11 @@ pub(crate) fn encode_samples(samples: &[(i64, u64)]) -> Vec<u8> {
         }
         previous_ts = ts;
     }
-    encode_values(&mut buf, samples);
+    encode_values(&mut buf, samples, packed);
     buf
 }
 
-fn encode_values(buf: &mut Vec<u8>, samples: &[(i64, u64)]) {
+fn encode_values(buf: &mut Vec<u8>, samples: &[(i64, u64)], packed: bool) {
     let first = samples[0].1;
     if samples.iter().all(|&(_, bits)| bits == first) {
         buf.push(VALUES_CONSTANT);
@@ -195,28 +201,30 @@ fn encode_values(buf: &mut Vec<u8>, samples: &[(i64, u64)]) {
         return;
     }
     if let Some((exponent, integers)) = as_decimal_integers(samples) {
-        let mut delta = Vec::with_capacity(integers.len() * 2);
-        let mut dod = Vec::with_capacity(integers.len() * 2);
-        let (mut previous, mut previous_delta) = (0i64, 0i64);
-        for (i, &m) in integers.iter().enumerate() {
-            let d = m.wrapping_sub(previous);
-            put_varint(&mut delta, d);
-            if i == 0 {
-                put_varint(&mut dod, m);
+        let deltas: Vec<i64> = integers
+            .windows(2)
+            .map(|w| w[1].wrapping_sub(w[0]))
+            .collect();
+        let mut dods = Vec::with_capacity(deltas.len());
+        for (i, &d) in deltas.iter().enumerate() {
+            dods.push(if i == 0 {
+                d
             } else {
-                put_varint(&mut dod, d.wrapping_sub(previous_delta));
-            }
-            previous_delta = if i == 0 { 0 } else { d };
-            previous = m;
+                d.wrapping_sub(deltas[i - 1])
+            });
         }
-        // Deltas suit noisy counters; deltas of deltas suit steady ones.
-        let (kind, body) = if dod.len() < delta.len() {
-            (VALUES_DECIMAL_DOD, dod)
+        // Deltas suit noisy counters; deltas of deltas suit steady ones: keep the smaller.
+        let with_deltas = encode_stream(&deltas, packed);
+        let with_dods = encode_stream(&dods, packed);
+        let (flags, body) = if with_dods.len() < with_deltas.len() {
+            (DECIMAL_DOD, with_dods)
         } else {
-            (VALUES_DECIMAL_DELTA, delta)
+            (0, with_deltas)
         };
-        buf.push(kind);
+        buf.push(VALUES_DECIMAL);
         buf.push(exponent);
+        buf.push(flags | if packed { DECIMAL_PACKED } else { 0 });
+        put_varint(buf, integers[0]);
         buf.extend_from_slice(&body);
         return;
     }
@@ -234,6 +242,103 @@ fn encode_values(buf: &mut Vec<u8>, samples: &[(i64, u64)]) {
         }
         previous = bits;
     }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// A stream of integers: their greatest common divisor (byte and packet counters move
+/// in pages and sectors), then the quotients as zigzag varints or bit-packed blocks.
+fn encode_stream(values: &[i64], packed: bool) -> Vec<u8> {
+    let mut divisor = values.iter().fold(0u64, |g, &v| gcd(g, v.unsigned_abs()));
+    if divisor == 0 || divisor > i64::MAX as u64 {
+        divisor = 1;
+    }
+    let quotients: Vec<i64> = values.iter().map(|&v| v / divisor as i64).collect();
+    let mut out = Vec::with_capacity(values.len() * 2 + 8);
+    put_uvarint(&mut out, divisor);
+    if !packed {
+        for &q in &quotients {
+            put_varint(&mut out, q);
+        }
+        return out;
+    }
+    for block in quotients.chunks(PACK_BLOCK) {
+        let min = block.iter().copied().min().unwrap_or(0);
+        let max_offset = block
+            .iter()
+            .map(|&q| q.wrapping_sub(min) as u64)
+            .max()
+            .unwrap_or(0);
+        let width = 64 - max_offset.leading_zeros();
+        put_varint(&mut out, min);
+        out.push(width as u8);
+        let (mut acc, mut bits) = (0u128, 0u32);
+        for &q in block {
+            acc |= u128::from(q.wrapping_sub(min) as u64) << bits;
+            bits += width;
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+        if bits > 0 {
+            out.push(acc as u8);
+        }
+    }
+    out
+}
+
+fn decode_stream(
+    reader: &mut Reader<'_>,
+    count: usize,
+    packed: bool,
+) -> Result<Vec<i64>, DecodeError> {
+    let divisor = reader.uvarint()?;
+    if divisor == 0 || divisor > i64::MAX as u64 {
+        return err(format!("divisor {divisor} out of range"));
+    }
+    let divisor = divisor as i64;
+    let mut values = Vec::with_capacity(count);
+    if !packed {
+        for _ in 0..count {
+            values.push(reader.varint()?.wrapping_mul(divisor));
+        }
+        return Ok(values);
+    }
+    let mut left = count;
+    while left > 0 {
+        let in_block = left.min(PACK_BLOCK);
+        left -= in_block;
+        let min = reader.varint()?;
+        let width = u32::from(reader.u8()?);
+        if width > 64 {
+            return err(format!("bit width {width} out of range"));
+        }
+        let bytes = reader.bytes((in_block * width as usize).div_ceil(8))?;
+        let mask = (1u128 << width) - 1;
+        let (mut acc, mut bits) = (0u128, 0u32);
+        let mut next = bytes.iter();
+        for _ in 0..in_block {
+            while bits < width {
+                let Some(&byte) = next.next() else {
+                    return err("bit-packed block cut short");
+                };
+                acc |= u128::from(byte) << bits;
+                bits += 8;
+            }
+            let offset = (acc & mask) as u64;
+            acc >>= width;
+            bits -= width;
+            values.push(min.wrapping_add(offset as i64).wrapping_mul(divisor));
+        }
+    }
+    Ok(values)
 }
 
 /// The smallest exponent `e` for which every value is exactly `m / 10^e` with an integer
@@ -289,23 +394,27 @@ pub(crate) fn decode_samples(data: &[u8]) -> Result<Vec<(i64, u64)>, DecodeError
             let bits = reader.u64_le()?;
             samples.extend(timestamps.iter().map(|&t| (t, bits)));
         }
-        kind @ (VALUES_DECIMAL_DELTA | VALUES_DECIMAL_DOD) => {
+        VALUES_DECIMAL => {
             let exponent = reader.u8()?;
             if exponent > MAX_DECIMAL_EXPONENT {
                 return err(format!("decimal exponent {exponent} out of range"));
             }
+            let flags = reader.u8()?;
+            if flags > (DECIMAL_DOD | DECIMAL_PACKED) {
+                return err(format!("unknown decimal flags {flags}"));
+            }
             let scale = 10f64.powi(i32::from(exponent));
-            let (mut m, mut d) = (0i64, 0i64);
-            for (i, &t) in timestamps.iter().enumerate() {
-                let v = reader.varint()?;
-                if kind == VALUES_DECIMAL_DELTA {
-                    m = m.wrapping_add(v);
-                } else if i == 0 {
-                    m = v;
+            let mut m = reader.varint()?;
+            let stream = decode_stream(&mut reader, n - 1, flags & DECIMAL_PACKED != 0)?;
+            samples.push((timestamps[0], (m as f64 / scale).to_bits()));
+            let mut delta = 0i64;
+            for (i, (&t, &v)) in timestamps[1..].iter().zip(&stream).enumerate() {
+                if flags & DECIMAL_DOD != 0 && i > 0 {
+                    delta = delta.wrapping_add(v);
                 } else {
-                    d = d.wrapping_add(v);
-                    m = m.wrapping_add(d);
+                    delta = v;
                 }
+                m = m.wrapping_add(delta);
                 samples.push((t, (m as f64 / scale).to_bits()));
             }
         }
@@ -341,23 +450,38 @@ const CHUNK_ZSTD: u8 = 1;
 /// No chunk decompresses beyond this; a corrupt size cannot exhaust memory.
 const MAX_CHUNK_RAW_BYTES: u64 = 256 << 20;
 
-/// Encodes and, when it pays, zstd-compresses a chunk.
+/// Encodes a chunk in its smallest form: varint or bit-packed values, each raw or
+/// through zstd (varints of skewed noise compress well; uniform noise packs better).
 pub(crate) fn encode_chunk(samples: &[(i64, u64)], zstd_level: i32) -> Vec<u8> {
-    let raw = encode_samples(samples);
-    let mut out = Vec::with_capacity(raw.len() / 2 + 16);
-    if raw.len() > 32 {
-        if let Ok(compressed) = zstd::bulk::compress(&raw, zstd_level) {
-            let mut candidate = vec![CHUNK_ZSTD];
-            put_uvarint(&mut candidate, raw.len() as u64);
-            candidate.extend_from_slice(&compressed);
-            if candidate.len() < raw.len() + 1 {
-                return candidate;
+    let varints = encode_samples(samples, false);
+    let packed = encode_samples(samples, true);
+    // Constants and XOR-coded values come out the same either way.
+    let forms = if packed == varints {
+        vec![varints]
+    } else {
+        vec![varints, packed]
+    };
+    let mut best: Option<Vec<u8>> = None;
+    for raw in forms {
+        let mut plain = Vec::with_capacity(raw.len() + 1);
+        plain.push(CHUNK_RAW);
+        plain.extend_from_slice(&raw);
+        let mut candidate = plain;
+        if raw.len() > 32 {
+            if let Ok(compressed) = zstd::bulk::compress(&raw, zstd_level) {
+                let mut zipped = vec![CHUNK_ZSTD];
+                put_uvarint(&mut zipped, raw.len() as u64);
+                zipped.extend_from_slice(&compressed);
+                if zipped.len() < candidate.len() {
+                    candidate = zipped;
+                }
             }
         }
+        if best.as_ref().is_none_or(|b| candidate.len() < b.len()) {
+            best = Some(candidate);
+        }
     }
-    out.push(CHUNK_RAW);
-    out.extend_from_slice(&raw);
-    out
+    best.unwrap_or_default()
 }
 
 /// Decodes what [`encode_chunk`] wrote.
@@ -429,6 +553,10 @@ mod tests {
     use super::*;
 
     fn round_trip(samples: &[(i64, u64)]) -> usize {
+        for packed in [false, true] {
+            let raw = encode_samples(samples, packed);
+            assert_eq!(decode_samples(&raw).unwrap(), samples, "packed: {packed}");
+        }
         let chunk = encode_chunk(samples, 3);
         assert_eq!(decode_chunk(&chunk).unwrap(), samples);
         chunk.len()
@@ -464,7 +592,25 @@ mod tests {
             (ts(5), std::f64::consts::PI.to_bits()),
         ];
         let irregular = vec![(-5, 1u64), (7, 2), (7_000_000, 3), (i64::MAX, 4)];
-        for series in [&constant, &counter, &gauge, &specials, &irregular] {
+        // Page-sized steps (a common divisor), 300 values (a partial packed block), and
+        // extremes that need the full 64-bit width.
+        let pages: Vec<_> = (0..300)
+            .map(|i| {
+                (
+                    ts(i),
+                    (((1i64 << 30) + (i * 7919 % 13) * 4096) as f64).to_bits(),
+                )
+            })
+            .collect();
+        let extremes = vec![
+            (ts(0), (-9_007_199_254_740_992.0f64).to_bits()),
+            (ts(1), 9_007_199_254_740_992.0f64.to_bits()),
+            (ts(2), 0f64.to_bits()),
+            (ts(3), (-9_007_199_254_740_992.0f64).to_bits()),
+        ];
+        for series in [
+            &constant, &counter, &gauge, &specials, &irregular, &pages, &extremes,
+        ] {
             round_trip(series);
         }
         assert!(round_trip(&constant) < 40, "constant series stays tiny");

@@ -784,14 +784,20 @@ impl Inner {
     fn append(&self, batch: &[Series]) -> Result<AppendOutcome, Error> {
         let mut outcome = AppendOutcome::default();
         // One entry per label set, even if the batch repeats a series.
-        let mut grouped: BTreeMap<&Labels, Vec<(i64, u64)>> = BTreeMap::new();
+        let mut grouped: Vec<(&Labels, Vec<(i64, u64)>)> = Vec::with_capacity(batch.len());
+        let mut position: HashMap<&Labels, usize> = HashMap::with_capacity(batch.len());
         for series in batch {
-            grouped.entry(&series.labels).or_default().extend(
-                series
-                    .samples
-                    .iter()
-                    .map(|s| (s.timestamp_ms, s.value.to_bits())),
-            );
+            let samples = series
+                .samples
+                .iter()
+                .map(|s| (s.timestamp_ms, s.value.to_bits()));
+            match position.get(&series.labels) {
+                Some(&i) => grouped[i].1.extend(samples),
+                None => {
+                    position.insert(&series.labels, grouped.len());
+                    grouped.push((&series.labels, samples.collect()));
+                }
+            }
         }
         let now = now_ms();
         let options = &self.options;
@@ -807,7 +813,16 @@ impl Inner {
                 if samples.is_empty() {
                     continue;
                 }
-                if let Err(reason) = check_labels(labels, &options.limits) {
+                let existing = head
+                    .by_labels
+                    .get(labels)
+                    .and_then(|id| head.series.get(id));
+                // A series already in the head passed these checks when it was created.
+                let checked = match existing {
+                    Some(_) => Ok(()),
+                    None => check_labels(labels, &options.limits),
+                };
+                if let Err(reason) = checked {
                     outcome.rejected.push(Rejection {
                         labels: labels.clone(),
                         reason: format!("{} sample(s) rejected: {reason}", samples.len()),
@@ -817,10 +832,6 @@ impl Inner {
                     continue;
                 }
                 samples.sort_by_key(|&(ts, _)| ts);
-                let existing = head
-                    .by_labels
-                    .get(labels)
-                    .and_then(|id| head.series.get(id));
                 let mut newest = existing.map_or(i64::MIN, |s| s.newest);
                 let mut rejections = SeriesRejections::default();
                 let mut accepted: Vec<(i64, u64)> = Vec::with_capacity(samples.len());
