@@ -421,6 +421,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.bytes_on_disk as f64 / appended as f64,
         stats.block_bytes as f64 / appended as f64
     );
+    println!(
+        "peak RSS through ingest and compaction: {:.0} MiB",
+        peak_rss_mib()
+    );
     let end = start + steps * STEP_MS;
     let host = LabelMatcher::equal("instance", "host-7:9100");
     let (t, n, samples) = time_select(&store, &[host], start, end);
@@ -437,6 +441,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "select {n} idle CPU series, last hour ({samples} samples): {:.1} ms",
         t.as_secs_f64() * 1000.0
     );
-    println!("peak RSS: {:.0} MiB", peak_rss_mib());
+    println!(
+        "peak RSS including query results: {:.0} MiB",
+        peak_rss_mib()
+    );
     Ok(())
 }

@@ -70,6 +70,8 @@ pub enum Error {
     Locked { path: PathBuf },
     #[error("invalid store options: {0}")]
     InvalidOptions(String),
+    #[error("batch too large: {0}")]
+    BatchTooLarge(String),
     #[error("the store refuses writes after a failed WAL write or fsync: {0}")]
     Failed(String),
 }
@@ -913,29 +915,52 @@ impl Inner {
             let mut groups = Vec::with_capacity(accepted_groups.len());
             let mut max_ts = i64::MIN;
             let mut count = 0;
-            for (labels, samples) in &accepted_groups {
+            for (labels, samples) in accepted_groups {
                 let (id, created) = head.get_or_create(labels);
                 if created {
-                    new_series.push((id, (*labels).clone()));
+                    new_series.push((id, labels.clone()));
                 }
                 max_ts = samples.iter().map(|&(t, _)| t).fold(max_ts, i64::max);
                 count += samples.len();
-                groups.push((id, samples.clone()));
+                groups.push((id, samples));
             }
+            let created_ids: Vec<u64> = new_series.iter().map(|&(id, _)| id).collect();
             let mut record = Vec::new();
             if !new_series.is_empty() {
                 record.extend(WalRecord::Series(new_series).encode());
             }
             let samples_record = WalRecord::Samples(groups);
             record.extend(samples_record.encode());
-            let before = head.wal.current.bytes;
-            if let Err(e) = head.wal.write(&record, Some(max_ts)) {
-                // Cut off a partial record so later records are not hidden behind it.
-                let truncated = head.wal.file.set_len(before).is_ok();
-                if !truncated {
-                    lock(&self.durability).failed = Some(e.to_string());
+            let written = if record.len() > wal::MAX_RECORD_BYTES {
+                Err(Error::BatchTooLarge(format!(
+                    "{} WAL bytes exceed the {} byte record limit; send smaller batches",
+                    record.len(),
+                    wal::MAX_RECORD_BYTES
+                )))
+            } else {
+                let before = head.wal.current.bytes;
+                let result = head.wal.write(&record, Some(max_ts));
+                if result.is_err() {
+                    // Cut off a partial record so later records are not hidden behind it.
+                    if head.wal.file.set_len(before).is_err() {
+                        lock(&self.durability).failed = Some(format!(
+                            "{}: cannot cut off a failed write",
+                            head.wal.current.path.display()
+                        ));
+                    }
+                    head.wal.current.bytes = before;
                 }
-                head.wal.current.bytes = before;
+                result
+            };
+            if let Err(e) = written {
+                // Series whose definition never reached the WAL must not stay in the head:
+                // later records would refer to an id the log never defined.
+                for id in created_ids {
+                    if let Some(series) = head.series.remove(&id) {
+                        head.postings.remove(id, &series.labels);
+                        head.by_labels.remove(&series.labels);
+                    }
+                }
                 return Err(e);
             }
             if let WalRecord::Samples(groups) = samples_record {

@@ -20,7 +20,7 @@ const RECORD_SERIES: u8 = 1;
 const RECORD_SAMPLES: u8 = 2;
 const HEADER_BYTES: usize = 8;
 /// No single record is larger; a corrupt length cannot make replay allocate more.
-const MAX_RECORD_BYTES: usize = 1 << 30;
+pub(crate) const MAX_RECORD_BYTES: usize = 1 << 30;
 
 /// One decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
