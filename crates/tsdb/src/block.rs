@@ -3,8 +3,8 @@
 //! range) at the end.
 //!
 //! Layout: `"PWTSBLK1"`, the chunks, the compressed index, then a 40-byte footer
-//! (`index offset u64, index length u64, min time i64, max time i64, index CRC-32 u32,
-//! "PWTE"`). Every chunk carries its own CRC-32 in the index, checked when it is read.
+//! (`index offset u64, index length u64, min time i64, max time i64, CRC-32 of the
+//! compressed index and those four fields u32, "PWTE"`). Every chunk carries its own CRC-32 in the index, checked when it is read.
 
 use crate::encoding::{
     compress_bytes, decode_chunk, decompress_bytes, encode_chunk, put_uvarint, put_varint,
@@ -97,7 +97,10 @@ fn parse_index(
         )));
     }
     let compressed = read(index_offset, index_len as usize)?;
-    if crc32fast::hash(&compressed) != index_crc {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&compressed);
+    hasher.update(&footer[..32]);
+    if hasher.finalize() != index_crc {
         return Err(DecodeError("index checksum mismatch".into()));
     }
     let raw = decompress_bytes(&compressed, MAX_INDEX_BYTES)?;
@@ -327,7 +330,11 @@ fn write_contents(
     footer.extend_from_slice(&(compressed.len() as u64).to_le_bytes());
     footer.extend_from_slice(&mint.to_le_bytes());
     footer.extend_from_slice(&maxt.to_le_bytes());
-    footer.extend_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
+    // The checksum covers the footer's offsets and time range too.
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&compressed);
+    hasher.update(&footer);
+    footer.extend_from_slice(&hasher.finalize().to_le_bytes());
     footer.extend_from_slice(FOOTER_MAGIC);
     out.write_all(&footer).map_err(io)?;
     let file = out
