@@ -15,10 +15,11 @@
 
 pub mod error;
 pub mod gofloat;
+pub mod http;
 pub mod negotiate;
 pub mod openmetrics;
-// pub mod remote_write;
-// pub mod scrape;
+pub mod remote_write;
+pub mod scrape;
 pub mod text;
 
 pub use error::{ExpositionFormat, ParseError, ParseLimits};
