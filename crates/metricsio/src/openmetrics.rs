@@ -707,8 +707,12 @@ impl OmParser<'_> {
             if let Some(previous) = current.take() {
                 self.finish_family(previous)?;
             }
-            if !is_legacy_metric_name(&sample.name) && sample.name.is_empty() {
-                return Err("empty metric name".to_string());
+            // A name outside the legacy character set needs a quoted metadata line first.
+            if !is_legacy_metric_name(&sample.name) {
+                return Err(format!(
+                    "metric name {:?} needs quoting in a TYPE/HELP line first",
+                    sample.name
+                ));
             }
             *current = Some(Current::new(sample.name.clone(), Some(MetricType::Unknown)));
         }
