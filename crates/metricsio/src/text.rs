@@ -189,8 +189,8 @@ impl<'a> TextParser<'a> {
         Ok(token)
     }
 
-    /// Token from the current byte up to the newline; with `escapes`, `\\` and `\n` (and
-    /// `\"`) are unescaped and any other escape is an error.
+    /// Token from the current byte up to the newline; with `escapes` (HELP text), `\\` and
+    /// `\n` are unescaped and any other escape is an error, as in the reference parser.
     fn read_token_until_newline(&mut self, escapes: bool) -> Step<Vec<u8>> {
         let mut token = Vec::new();
         let mut escaped = false;
@@ -199,7 +199,6 @@ impl<'a> TextParser<'a> {
                 match self.current {
                     b'\\' => token.push(b'\\'),
                     b'n' => token.push(b'\n'),
-                    b'"' => token.push(b'"'),
                     other => {
                         return self
                             .error(format!("invalid escape sequence '\\{}'", char::from(other)))
@@ -730,6 +729,38 @@ mod tests {
                 "rpc_count{a=\"x\"} 2"
             ]
         );
+    }
+
+    #[test]
+    fn summary_lines_merge_across_other_families_and_the_latest_timestamp_wins() {
+        let families = parse(
+            "# TYPE s summary\ns{a=\"1\",quantile=\"0.5\"} 110\ndecoy -1 -2\ns{a=\"1\",quantile=\"0.9\"} 140 1\ns_count{a=\"1\"} 42\ns_sum{a=\"1\"} 4711 2\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["decoy", "s"]);
+        assert_eq!(families[0].samples[0].timestamp_ms, Some(-2));
+        let summary: Vec<(String, f64, Option<i64>)> = families[1]
+            .samples
+            .iter()
+            .map(|s| (s.labels.to_string(), s.value, s.timestamp_ms))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("s{a=\"1\", quantile=\"0.5\"}".to_string(), 110.0, Some(2)),
+                ("s{a=\"1\", quantile=\"0.9\"}".to_string(), 140.0, Some(2)),
+                ("s_sum{a=\"1\"}".to_string(), 4711.0, Some(2)),
+                ("s_count{a=\"1\"}".to_string(), 42.0, Some(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn help_escapes_are_only_backslash_and_newline() {
+        let families = parse("# HELP m a\\\\b\\nc\nm 1\n").unwrap();
+        assert_eq!(families[0].help.as_deref(), Some("a\\b\nc"));
+        assert!(parse("# HELP m say \\\"hi\\\"\nm 1\n").is_err());
     }
 
     #[test]
