@@ -325,3 +325,134 @@ async fn hostile_exporters_fail_the_scrape_not_the_scraper() {
     handle.stop().await;
     let _ = Labels::default();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_targets_are_verified_against_the_jobs_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A CA and a leaf it signs (a self-signed CA certificate cannot serve as a leaf).
+    let path = |name: &str| dir.path().join(name);
+    let (ca, cert, key) = (path("ca.pem"), path("cert.pem"), path("key.pem"));
+    std::fs::write(
+        path("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let steps: [Vec<&str>; 3] = [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=postwatch-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ],
+    ];
+    for args in steps {
+        let made = std::process::Command::new("openssl")
+            .args(&args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !made.is_ok_and(|status| status.success()) {
+            assert!(
+                !common::in_ci(),
+                "openssl is needed to make test certificates"
+            );
+            println!("SKIPPED: openssl could not make test certificates");
+            return;
+        }
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+        .await
+        .unwrap();
+    let app = axum::Router::new().route("/metrics", get(|| async { "secure_metric 42\n" }));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        axum_server::from_tcp_rustls(listener, tls)
+            .serve(app.into_make_service())
+            .await
+    });
+
+    let job = |ca_file: Option<std::path::PathBuf>, instance: &str| {
+        let mut config = ScrapeConfig::new("tls");
+        config.scheme = "https".to_string();
+        config.interval_seconds = 0.3;
+        config.timeout_seconds = 3.0;
+        config.tls.ca_file = ca_file;
+        config.static_configs = vec![TargetGroup {
+            targets: vec![format!("localhost:{port}")],
+            labels: BTreeMap::from([("instance".to_string(), instance.to_string())]),
+        }];
+        config
+    };
+    let sink = Arc::new(CollectingSink::default());
+    let trusted = spawn_scraper(
+        job(Some(ca.clone()), "trusted"),
+        Arc::clone(&sink) as Arc<dyn SampleSink>,
+        None,
+        ParseLimits::default(),
+    );
+    let untrusted = spawn_scraper(
+        job(None, "untrusted"),
+        Arc::clone(&sink) as Arc<dyn SampleSink>,
+        None,
+        ParseLimits::default(),
+    );
+    let seen = wait_for(Duration::from_secs(15), || {
+        let stored = sink.snapshot();
+        (last_value(&stored, "up", "trusted").is_some()
+            && last_value(&stored, "up", "untrusted").is_some())
+        .then_some(stored)
+    })
+    .await
+    .expect("both https jobs reported up");
+    assert_eq!(last_value(&seen, "up", "trusted"), Some(1.0));
+    assert_eq!(last_value(&seen, "secure_metric", "trusted"), Some(42.0));
+    assert_eq!(
+        last_value(&seen, "up", "untrusted"),
+        Some(0.0),
+        "a self-signed certificate passed with the public roots"
+    );
+    trusted.stop().await;
+    untrusted.stop().await;
+}

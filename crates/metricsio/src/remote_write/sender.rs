@@ -30,6 +30,8 @@ pub struct SenderConfig {
     pub max_backoff: Duration,
     /// Retries of one batch before it is dropped (and counted).
     pub max_retries: u32,
+    /// TLS client for an `https` URL (`None`: the public web roots).
+    pub tls: Option<http::TlsClient>,
 }
 
 impl SenderConfig {
@@ -43,6 +45,7 @@ impl SenderConfig {
             min_backoff: Duration::from_millis(30),
             max_backoff: Duration::from_secs(5),
             max_retries: 10,
+            tls: None,
         }
     }
 }
@@ -170,12 +173,13 @@ async fn send_with_retries(
     let mut backoff = config.min_backoff;
     let mut attempt = 0u32;
     loop {
-        let result = http::request(
+        let result = http::request_with_tls(
             &config.url,
             &headers,
             Some(body.clone()),
             config.timeout,
             64 << 10,
+            config.tls.as_ref(),
         )
         .await;
         match classify(&result) {
