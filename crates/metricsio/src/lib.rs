@@ -12,6 +12,18 @@
 //! * **remote_write 1.0** ([`remote_write`]) — the protobuf messages, snappy framing,
 //!   a size-limited decoder for the server's receiver, an encoder and a batching sender
 //!   with retries.
+//!
+//! # Wiring (done by the server)
+//!
+//! * remote_write receiver: `POST /api/v1/write` with `Content-Encoding: snappy` →
+//!   [`remote_write::decode_write_request`] → `SampleSink::append` of `series` → 204;
+//!   a decode error answers [`remote_write::RemoteWriteError::http_status`] (400/413) with
+//!   the error text, rejected samples answer 400 listing their reasons.
+//! * scraping: one [`scrape::spawn_scraper`] per job from the server's configuration
+//!   ([`scrape::ScrapeConfig`] deserializes from it); [`scrape::ScrapeHandle::stop`] on
+//!   shutdown or reload writes the final staleness markers.
+//! * forwarding: [`remote_write::sender::RemoteWriteSender`] is itself a `SampleSink`
+//!   that queues, so it can sit beside the local store.
 
 pub mod error;
 pub mod gofloat;
