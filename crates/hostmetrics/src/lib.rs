@@ -45,8 +45,9 @@
 //! - Empty label values are absent labels (Prometheus semantics, and what
 //!   `postwatch_model::metrics::Labels` keeps): `node_disk_info` without udev data has
 //!   `device,major,minor` only.
-//! - `statfs` runs inline, without node_exporter's per-mount timeout: a hung network
-//!   mount blocks the collection (exclude it with `mount_points_exclude`).
+//! - `statfs` runs on one long-lived worker thread with `mount_timeout`: a hung network
+//!   mount costs one timeout, is then reported with `device_error` 1 and skipped until
+//!   its call returns (node_exporter 1.5 blocks its scrape on the first hang).
 //! - Not produced (collectors enabled by default in node_exporter 1.5): arp, bcache,
 //!   bonding, btrfs, conntrack, cpufreq, dmi, edac, entropy, fibrechannel, filefd, hwmon,
 //!   infiniband, ipvs, mdadm, netclass (`node_network_up`, `_mtu_bytes`, `_info`, `_speed_bytes`,
@@ -64,7 +65,8 @@
 //! read once per collection (the `/proc/PID/stat` pass serves both the process counts and
 //! the top lists; task directories are only listed for multi-threaded processes); lines
 //! are split by hand, never by a regex; exclusion patterns are compiled once and their
-//! verdicts remembered per name; no thread is spawned. `cargo bench -p
+//! verdicts remembered per name; no thread is spawned per collection (one `statfs`
+//! worker lives as long as the collector). `cargo bench -p
 //! postwatch-hostmetrics` measures one collection beside node_exporter's scrape.
 
 mod diskstats;
@@ -75,10 +77,11 @@ mod netdev;
 mod processes;
 mod read;
 mod stat;
+mod statfs_worker;
 mod sys;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postwatch_model::metrics::{MetricFamily, MetricType};
 
@@ -116,6 +119,10 @@ pub struct Options {
     pub mount_points_exclude: String,
     pub fs_types_exclude: String,
     pub netdev_device_exclude: String,
+    /// How long one `statfs` may take before its mount point is reported with
+    /// `node_filesystem_device_error` 1 and skipped until it answers again
+    /// (`--collector.filesystem.mount-timeout`).
+    pub mount_timeout: Duration,
 }
 
 impl Default for Options {
@@ -130,6 +137,7 @@ impl Default for Options {
             mount_points_exclude: DEFAULT_MOUNT_POINTS_EXCLUDE.to_string(),
             fs_types_exclude: DEFAULT_FS_TYPES_EXCLUDE.to_string(),
             netdev_device_exclude: DEFAULT_NETDEV_DEVICE_EXCLUDE.to_string(),
+            mount_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -159,6 +167,7 @@ pub struct Collector {
     mount_filter: NameFilter,
     fs_type_filter: NameFilter,
     netdev_filter: NameFilter,
+    statfs: statfs_worker::StatfsWorker,
     user_hz: f64,
     page_size: f64,
     /// File contents, one buffer reused for every read.
@@ -186,6 +195,7 @@ impl Collector {
                 "netdev_device_exclude",
                 &options.netdev_device_exclude,
             )?,
+            statfs: statfs_worker::StatfsWorker::new(sys::statfs, options.mount_timeout),
             options,
             user_hz: sys::user_hz(),
             page_size: sys::page_size(),
@@ -531,7 +541,7 @@ impl Collector {
             self.path.clear();
             self.path.push(&self.options.rootfs);
             self.path.push(mount_point.trim_start_matches('/'));
-            let usage = sys::statfs(&self.path);
+            let usage = self.statfs.statfs(&self.path, mount_point);
             push(
                 &mut readonly,
                 &labels,
