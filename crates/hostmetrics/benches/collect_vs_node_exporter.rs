@@ -81,14 +81,21 @@ fn scrape_cost(exporter: &NodeExporter) -> Cost {
 
 fn main() {
     let mut collector = Collector::new(Options::default()).expect("default options");
-    let mut series = 0;
+    let (mut series, mut pids, mut threads) = (0, 0.0, 0.0);
     for _ in 0..3 {
-        series = collector
-            .collect()
-            .expect("collect")
-            .iter()
-            .map(|f| f.samples.len())
-            .sum::<usize>();
+        let families = collector.collect().expect("collect");
+        series = families.iter().map(|f| f.samples.len()).sum::<usize>();
+        let scalar = |name: &str| {
+            families
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.samples.first())
+                .map_or(0.0, |s| s.value)
+        };
+        (pids, threads) = (
+            scalar("node_processes_pids"),
+            scalar("node_processes_threads"),
+        );
     }
     let (allocs_before, bytes_before) = (
         ALLOCATIONS.load(Ordering::Relaxed),
@@ -110,7 +117,10 @@ fn main() {
         cpu_ms: cpu * 1000.0 / ROUNDS as f64,
         rss_mib: process_rss_bytes(std::process::id()) / (1024.0 * 1024.0),
     };
-    println!("postwatch-hostmetrics collect(), {ROUNDS} rounds, {series} series per collection:");
+    println!(
+        "postwatch-hostmetrics collect(), {ROUNDS} rounds, {series} series per collection \
+         ({pids} processes, {threads} threads on the host):"
+    );
     println!(
         "  wall {:.3} ms  cpu {:.3} ms  {allocs} allocations ({alloc_kib:.1} KiB) per collection  RSS of the whole bench process {:.1} MiB",
         ours.wall_ms, ours.cpu_ms, ours.rss_mib

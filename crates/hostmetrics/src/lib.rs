@@ -115,9 +115,15 @@ pub struct Options {
     pub udev_data: PathBuf,
     /// How many processes each top list holds; 0 turns the top lists off.
     pub top_processes: usize,
+    /// Block devices left out of `node_disk_*` (`--collector.diskstats.device-exclude`).
     pub disk_device_exclude: String,
+    /// Mount points (as labelled, rootfs prefix stripped) left out of
+    /// `node_filesystem_*` (`--collector.filesystem.mount-points-exclude`).
     pub mount_points_exclude: String,
+    /// Filesystem types left out of `node_filesystem_*`
+    /// (`--collector.filesystem.fs-types-exclude`).
     pub fs_types_exclude: String,
+    /// Interfaces left out of `node_network_*` (`--collector.netdev.device-exclude`).
     pub netdev_device_exclude: String,
     /// How long one `statfs` may take before its mount point is reported with
     /// `node_filesystem_device_error` 1 and skipped until it answers again
@@ -744,8 +750,14 @@ impl Collector {
                 if tid_name.to_str().and_then(|t| t.parse::<u32>().ok()) == Some(pid) {
                     continue;
                 }
-                let task_stat = task.path().join("stat");
-                if read_into(&task_stat, &mut self.inner_buf).is_err() {
+                // The path buffer (…/PID/task) is extended and restored: no allocation
+                // per thread.
+                self.path.push(&tid_name);
+                self.path.push("stat");
+                let read = read_into(&self.path, &mut self.inner_buf);
+                self.path.pop();
+                self.path.pop();
+                if read.is_err() {
                     continue;
                 }
                 if let Some(thread) = processes::parse_pid_stat(&self.inner_buf) {
