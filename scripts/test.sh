@@ -36,6 +36,11 @@ command -v zck >/dev/null || apt_need+=(zchunk)
 command -v zstd >/dev/null || apt_need+=(zstd)
 command -v apt-cache >/dev/null || apt_need+=(apt)
 [ -x /usr/bin/chromium ] || apt_need+=(chromium)
+# Metrics peers: a real Prometheus (remote_write sender) and node_exporter (scraped, and
+# the oracle for the host collectors); openssl makes the scrape tests' certificates.
+[ -x /usr/bin/prometheus ] || apt_need+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || apt_need+=(prometheus-node-exporter)
+command -v openssl >/dev/null || apt_need+=(openssl)
 if [ ${#apt_need[@]} -gt 0 ]; then
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
   $sudo_ apt-get update -qq

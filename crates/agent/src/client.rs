@@ -224,6 +224,20 @@ impl Client {
         }
         Ok(ack)
     }
+
+    /// Sends host metrics as a remote_write 1.0 request (`POST /api/v1/write`, a
+    /// snappy-compressed protobuf body).
+    pub fn write_metrics(&self, snappy_body: &[u8]) -> Result<(), SendError> {
+        let url = format!("{}/api/v1/write", self.base_url);
+        let request = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.credential))
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+        post(request, &url, snappy_body, Call::Report).map(|_| ())
+    }
 }
 
 /// Trims and checks the server URL; plain HTTP only to loopback unless allowed.
@@ -340,13 +354,27 @@ fn post_json<B: serde::Serialize, T: DeserializeOwned>(
         url: url.to_owned(),
         why: format!("cannot serialize the request: {e}"),
     })?;
-    let mut response = agent
+    let request = agent
         .post(url)
         .header("Authorization", &format!("Bearer {bearer}"))
         .header("Content-Type", "application/json")
-        .header("Accept", "application/json")
-        .send(&bytes[..])
-        .map_err(|e| transport_error(url, e))?;
+        .header("Accept", "application/json");
+    let (status, body) = post(request, url, &bytes, call)?;
+    serde_json::from_slice(&body).map_err(|e| SendError::BadResponse {
+        url: url.to_owned(),
+        why: format!("HTTP {status} with a body that is not the expected JSON ({e})"),
+    })
+}
+
+/// Sends a prepared request; a success status gives its body, anything else the
+/// matching [`SendError`].
+fn post(
+    request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    url: &str,
+    bytes: &[u8],
+    call: Call,
+) -> Result<(u16, Vec<u8>), SendError> {
+    let mut response = request.send(bytes).map_err(|e| transport_error(url, e))?;
     let status = response.status().as_u16();
     let header = |name: &str| {
         response
@@ -371,10 +399,7 @@ fn post_json<B: serde::Serialize, T: DeserializeOwned>(
         Err(_) => Vec::new(),
     };
     if (200..300).contains(&status) {
-        return serde_json::from_slice(&body).map_err(|e| SendError::BadResponse {
-            url: url.to_owned(),
-            why: format!("HTTP {status} with a body that is not the expected JSON ({e})"),
-        });
+        return Ok((status, body));
     }
     let message = server_message(&body);
     if status >= 500 || status == 408 || status == 429 {

@@ -38,6 +38,7 @@ pub mod containers;
 pub mod delta;
 pub mod facts;
 mod fsutil;
+pub mod host_metrics;
 pub mod images;
 pub mod overlay;
 pub mod queue;

@@ -73,6 +73,12 @@ pub struct AgentArgs {
     /// POSTWATCH_CA_FILE.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
+    /// Time between host metric collections sent to the server (CPU, memory, disks,
+    /// filesystems, network, processes under node_exporter's names, labelled
+    /// job="node", instance=NAME); 0 turns them off. Only for the host itself: with
+    /// another --root they are off.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = crate::scan::parse_duration)]
+    metrics_interval: Duration,
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -102,6 +108,7 @@ impl AgentArgs {
             containers: true,
             allow_plain_http: false,
             ca_file: None,
+            metrics_interval: Duration::from_secs(15),
         }
     }
 }
@@ -158,6 +165,7 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
         .ok();
     let mut backoff = Backoff::new();
     let mut next_inventory = Instant::now();
+    let mut host_metrics = HostMetrics::new(&args);
     loop {
         if Instant::now() >= next_inventory {
             for observed in observe(&args)? {
@@ -184,6 +192,9 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
         let retry_at = (!delivered).then(|| Instant::now() + backoff.next_delay());
         loop {
             std::thread::sleep(Duration::from_millis(250));
+            if let Some(metrics) = host_metrics.as_mut() {
+                metrics.send_when_due(&client);
+            }
             let now = Instant::now();
             if watcher.as_ref().is_some_and(|w| w.changed()) {
                 next_inventory = now;
@@ -192,6 +203,84 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
             if now >= next_inventory || retry_at.is_some_and(|t| now >= t) {
                 break;
             }
+        }
+    }
+}
+
+/// The host's metrics, collected and sent every `--metrics-interval` between
+/// inventories. A failed send is reported once per outage and the collection dropped:
+/// metrics are current state, the next collection replaces it.
+struct HostMetrics {
+    collector: postwatch_hostmetrics::Collector,
+    instance: String,
+    interval: Duration,
+    next: Instant,
+    failing: bool,
+}
+
+impl HostMetrics {
+    fn new(args: &AgentArgs) -> Option<HostMetrics> {
+        if args.metrics_interval.is_zero() || args.root != Path::new("/") || args.once {
+            return None;
+        }
+        let instance = args.name.clone().unwrap_or_else(|| {
+            facts::host_facts(
+                &args.root,
+                Path::new("/proc"),
+                Path::new("/sys"),
+                BTreeMap::new(),
+            )
+            .hostname
+        });
+        let collector = match postwatch_hostmetrics::Collector::new(
+            postwatch_hostmetrics::Options::default(),
+        ) {
+            Ok(collector) => collector,
+            Err(e) => {
+                eprintln!("agent: host metrics are off: {e}");
+                return None;
+            }
+        };
+        Some(HostMetrics {
+            collector,
+            instance,
+            interval: args.metrics_interval,
+            next: Instant::now(),
+            failing: false,
+        })
+    }
+
+    fn send_when_due(&mut self, client: &Client) {
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next = now + self.interval;
+        let families = match self.collector.collect() {
+            Ok(families) => families,
+            Err(e) => {
+                eprintln!("agent: host metrics: {e}");
+                return;
+            }
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let series = postwatch_agent::host_metrics::to_series(&families, &self.instance, now_ms);
+        match client.write_metrics(&postwatch_agent::host_metrics::encode(&series)) {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                eprintln!("agent: host metrics are delivered again");
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                eprintln!(
+                    "agent: host metrics not delivered (dropped until the server answers): {e}"
+                );
+            }
+            Err(_) => {}
         }
     }
 }

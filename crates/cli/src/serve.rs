@@ -21,7 +21,8 @@ pub fn default_data_dir() -> PathBuf {
 #[derive(Args)]
 pub struct ServerArgs {
     /// TOML configuration (keys: listen, data_dir, advisory_db, [tls] cert/key,
-    /// [limits] body_bytes, [history] keep_days, [rematch] check_interval_secs).
+    /// [limits] body_bytes, [history] keep_days, [rematch] check_interval_secs,
+    /// [metrics] retention_days/retention_bytes, [[metrics.scrape]] jobs: see docs/metrics.md).
     /// Environment: POSTWATCH_LISTEN, POSTWATCH_DATA, POSTWATCH_DB, POSTWATCH_TLS_CERT,
     /// POSTWATCH_TLS_KEY. Flags override both.
     #[arg(long, value_name = "FILE")]

@@ -29,7 +29,7 @@ fn help_lists_only_working_commands_and_teaches() {
         .collect();
     assert_eq!(
         commands,
-        ["scan", "db", "version", "cvss", "up", "server", "token", "agent", "help"],
+        ["scan", "db", "version", "cvss", "up", "server", "token", "agent", "promql", "help"],
         "{text}"
     );
     let scan = String::from_utf8_lossy(&run(&["scan", "--help"]).stdout).into_owned();

@@ -153,6 +153,41 @@ impl Engine {
     }
 }
 
+/// The label matchers of a vector selector, the metric name as a `__name__` matcher.
+pub(crate) fn selector_matchers(vs: &ast::VectorSelector) -> Result<Vec<LabelMatcher>, QueryError> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(QueryError::bad_data(
+            "`or` inside label matchers is not supported",
+        ));
+    }
+    let mut out = Vec::new();
+    if let Some(name) = &vs.name {
+        out.push(LabelMatcher::equal(METRIC_NAME_LABEL, name.clone()));
+    }
+    for m in &vs.matchers.matchers {
+        let (op, regex) = match &m.op {
+            ParserMatchOp::Equal => (MatchOp::Equal, None),
+            ParserMatchOp::NotEqual => (MatchOp::NotEqual, None),
+            ParserMatchOp::Re(r) => (MatchOp::RegexMatch, Some(r)),
+            ParserMatchOp::NotRe(r) => (MatchOp::RegexNoMatch, Some(r)),
+        };
+        let matcher = LabelMatcher::new(m.name.clone(), op, m.value.clone()).or_else(|err| {
+            // The parser escapes Go-only syntax (a literal `{`); reuse its pattern.
+            let pattern = regex
+                .map(|r| r.as_str())
+                .and_then(|p| p.strip_prefix("^(?:"))
+                .and_then(|p| p.strip_suffix(")$"))
+                .ok_or_else(|| {
+                    QueryError::bad_data(format!("invalid regex {:?}: {err}", m.value))
+                })?;
+            LabelMatcher::new(m.name.clone(), op, pattern)
+                .map_err(|e| QueryError::bad_data(format!("invalid regex {:?}: {e}", m.value)))
+        })?;
+        out.push(matcher);
+    }
+    Ok(out)
+}
+
 /// Parses a query into the parser's AST, mapping errors to `bad_data`.
 pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
     ast::parse(&mark_invalid_bytes(query))
@@ -505,39 +540,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn matchers(&self, vs: &ast::VectorSelector) -> Result<Vec<LabelMatcher>, QueryError> {
-        if !vs.matchers.or_matchers.is_empty() {
-            return Err(QueryError::bad_data(
-                "`or` inside label matchers is not supported",
-            ));
-        }
-        let mut out = Vec::new();
-        if let Some(name) = &vs.name {
-            out.push(LabelMatcher::equal(METRIC_NAME_LABEL, name.clone()));
-        }
-        for m in &vs.matchers.matchers {
-            let (op, regex) = match &m.op {
-                ParserMatchOp::Equal => (MatchOp::Equal, None),
-                ParserMatchOp::NotEqual => (MatchOp::NotEqual, None),
-                ParserMatchOp::Re(r) => (MatchOp::RegexMatch, Some(r)),
-                ParserMatchOp::NotRe(r) => (MatchOp::RegexNoMatch, Some(r)),
-            };
-            let matcher =
-                LabelMatcher::new(m.name.clone(), op, m.value.clone()).or_else(|err| {
-                    // The parser escapes Go-only syntax (a literal `{`); reuse its pattern.
-                    let pattern = regex
-                        .map(|r| r.as_str())
-                        .and_then(|p| p.strip_prefix("^(?:"))
-                        .and_then(|p| p.strip_suffix(")$"))
-                        .ok_or_else(|| {
-                            QueryError::bad_data(format!("invalid regex {:?}: {err}", m.value))
-                        })?;
-                    LabelMatcher::new(m.name.clone(), op, pattern).map_err(|e| {
-                        QueryError::bad_data(format!("invalid regex {:?}: {e}", m.value))
-                    })
-                })?;
-            out.push(matcher);
-        }
-        Ok(out)
+        selector_matchers(vs)
     }
 
     fn select(

@@ -102,6 +102,28 @@ pub struct QueryResult {
     pub annotations: Vec<Annotation>,
 }
 
+/// Parses a series selector such as `up{job="node"}` (the `match[]` parameter of the
+/// series, labels and label-values APIs) into its matchers. Like Prometheus, a selector
+/// whose matchers all match the empty string is refused: it would select every series.
+pub fn parse_series_selector(
+    text: &str,
+) -> Result<Vec<postwatch_model::metrics::LabelMatcher>, QueryError> {
+    match engine::parse(text)? {
+        promql_parser::parser::Expr::VectorSelector(vs) => {
+            let matchers = engine::selector_matchers(&vs)?;
+            if matchers.iter().all(|m| m.matches_empty()) {
+                return Err(QueryError::bad_data(
+                    "match[] must contain at least one non-empty matcher",
+                ));
+            }
+            Ok(matchers)
+        }
+        _ => Err(QueryError::bad_data(format!(
+            "{text:?} is not a series selector (write it like `up{{job=\"node\"}}`)"
+        ))),
+    }
+}
+
 /// Formats a float the way Prometheus prints sample values (`+Inf`, `-Inf`, `NaN`).
 pub fn format_value(value: f64) -> String {
     if value.is_nan() {

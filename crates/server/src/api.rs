@@ -36,7 +36,8 @@ pub fn router(state: AppState, body_limit: usize, tls: bool) -> Router {
         .route("/api/v1/fleet/summary", get(fleet_summary))
         .route("/api/v1/history", get(history))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::prom::router(state, body_limit))
         .merge(web)
 }
 

@@ -25,6 +25,39 @@ pub struct Config {
     pub history: History,
     #[serde(default)]
     pub rematch: Rematch,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: the time-series store and the exporters to scrape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Days of samples kept.
+    #[serde(default = "default_metrics_retention_days")]
+    pub retention_days: u32,
+    /// Upper bound on the store's size on disk; the oldest blocks go first.
+    #[serde(default)]
+    pub retention_bytes: Option<u64>,
+    /// `[[metrics.scrape]]` jobs: `job_name`, `static_configs = [{targets = [...],
+    /// labels = {...}}]`, `file_sd_configs = [{files = [...]}]`, `interval_seconds`,
+    /// `timeout_seconds`, `metrics_path`, `scheme`, `honor_labels`.
+    #[serde(default)]
+    pub scrape: Vec<postwatch_metricsio::scrape::ScrapeConfig>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            retention_days: default_metrics_retention_days(),
+            retention_bytes: None,
+            scrape: Vec::new(),
+        }
+    }
+}
+
+fn default_metrics_retention_days() -> u32 {
+    15
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +162,7 @@ impl Config {
             limits: Limits::default(),
             history: History::default(),
             rematch: Rematch::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 
@@ -214,6 +248,23 @@ impl Config {
         }
         if self.limits.body_bytes < 4096 {
             return Err(invalid("limits.body_bytes", "must be at least 4096"));
+        }
+        if self.metrics.retention_days == 0 {
+            return Err(invalid("metrics.retention_days", "must be at least 1"));
+        }
+        for (i, job) in self.metrics.scrape.iter().enumerate() {
+            if job.job_name.trim().is_empty() {
+                return Err(invalid(
+                    &format!("metrics.scrape[{i}].job_name"),
+                    "must name the job",
+                ));
+            }
+            if !(job.interval_seconds > 0.0 && job.timeout_seconds > 0.0) {
+                return Err(invalid(
+                    &format!("metrics.scrape[{i}]"),
+                    "interval_seconds and timeout_seconds must be positive",
+                ));
+            }
         }
         if self.history.keep_days == 0 {
             return Err(invalid("history.keep_days", "must be at least 1"));

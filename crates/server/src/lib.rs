@@ -10,6 +10,8 @@
 pub mod api;
 pub mod config;
 mod matching;
+pub mod metrics;
+pub mod prom;
 
 pub use config::{Config, ConfigError};
 pub use matching::Matcher;
@@ -24,6 +26,8 @@ pub struct AppState {
     /// The fleet store, behind its interface (SQLite today).
     pub store: Arc<dyn FleetStore>,
     pub matcher: Arc<Matcher>,
+    /// The time-series store, PromQL and scrapers.
+    pub metrics: Arc<metrics::MetricsState>,
 }
 
 /// Why the server could not start or stopped.
@@ -42,6 +46,11 @@ pub enum ServerError {
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
+    },
+    #[error("metrics store in {dir}: {source}")]
+    Metrics {
+        dir: String,
+        source: postwatch_tsdb::Error,
     },
     #[error("TLS certificate or key: {0}")]
     Tls(std::io::Error),
@@ -86,7 +95,16 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         dir: config.data_dir.display().to_string(),
         source,
     })?;
+    let metrics =
+        metrics::MetricsState::open(&config.data_dir, &config.metrics).map_err(|source| {
+            ServerError::Metrics {
+                dir: config.data_dir.join("metrics").display().to_string(),
+                source,
+            }
+        })?;
+    metrics.start_scrapers(&config.metrics);
     let state = AppState {
+        metrics: Arc::new(metrics),
         store: Arc::new(store),
         matcher: Arc::new(Matcher::new(
             config.advisory_db.clone(),

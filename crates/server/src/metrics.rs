@@ -1,0 +1,144 @@
+//! The server's metrics half: the embedded time-series store in `DATA/metrics`, the
+//! PromQL engine, the scrapers of the configured exporters, and a small cache of
+//! authenticated tokens so that remote_write senders and dashboards refreshing every few
+//! seconds do not hash and look up their token on every request.
+
+use crate::config::MetricsConfig;
+use postwatch_fleetstore::{FleetStore, Principal};
+use postwatch_metricsio::remote_write::{DecodeLimits, WriteMetadata};
+use postwatch_metricsio::scrape::{spawn_scraper, MetadataCallback, ScrapeHandle};
+use postwatch_model::metrics::{SampleSink, SeriesSource};
+use postwatch_promql::{Engine, EngineOptions};
+use postwatch_tsdb::{MetricMetadata, Store};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an authenticated token is trusted without asking the fleet store again
+/// (a revoked token stops working within this time).
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
+
+pub struct MetricsState {
+    pub store: Arc<Store>,
+    engine_options: EngineOptions,
+    pub write_limits: DecodeLimits,
+    tokens: Mutex<HashMap<String, (Principal, Instant)>>,
+    scrapers: Mutex<Vec<ScrapeHandle>>,
+}
+
+impl MetricsState {
+    /// Opens (or creates) the store under `data_dir/metrics`.
+    pub fn open(
+        data_dir: &Path,
+        config: &MetricsConfig,
+    ) -> Result<MetricsState, postwatch_tsdb::Error> {
+        let options = postwatch_tsdb::Options {
+            retention_time_ms: Some(i64::from(config.retention_days) * 86_400_000),
+            retention_bytes: config.retention_bytes,
+            ..postwatch_tsdb::Options::default()
+        };
+        let store = Store::open(data_dir.join("metrics"), options)?;
+        Ok(MetricsState {
+            store: Arc::new(store),
+            engine_options: EngineOptions::default(),
+            write_limits: DecodeLimits::default(),
+            tokens: Mutex::new(HashMap::new()),
+            scrapers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The store as PromQL's data source.
+    pub fn source(&self) -> &dyn SeriesSource {
+        self.store.as_ref()
+    }
+
+    /// An engine with the request's timeout (engines are plain option sets).
+    pub fn engine(&self, timeout: Option<Duration>) -> Engine {
+        let mut options = self.engine_options.clone();
+        if timeout.is_some() {
+            options.timeout = timeout;
+        }
+        Engine::new(options)
+    }
+
+    /// Keeps what a remote_write sender said about its metric families.
+    pub fn record_metadata(&self, metadata: &[WriteMetadata]) {
+        if metadata.is_empty() {
+            return;
+        }
+        let entries = metadata.iter().map(|m| {
+            (
+                m.metric_family_name.clone(),
+                MetricMetadata {
+                    metric_type: m.metric_type,
+                    help: m.help.clone(),
+                    unit: m.unit.clone(),
+                },
+            )
+        });
+        if let Err(e) = self.store.set_metadata(entries) {
+            eprintln!("postwatch server: cannot keep metric metadata: {e}");
+        }
+    }
+
+    /// The principal a token belongs to, from the cache or the fleet store.
+    pub async fn authenticate(
+        &self,
+        fleet: &Arc<dyn FleetStore>,
+        token: &str,
+    ) -> Result<Option<Principal>, String> {
+        if let Ok(cache) = self.tokens.lock() {
+            if let Some((principal, at)) = cache.get(token) {
+                if at.elapsed() < TOKEN_CACHE_TTL {
+                    return Ok(Some(principal.clone()));
+                }
+            }
+        }
+        let fleet = fleet.clone();
+        let secret = token.to_owned();
+        let found = tokio::task::spawn_blocking(move || fleet.authenticate(&secret))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if let (Some(principal), Ok(mut cache)) = (&found, self.tokens.lock()) {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(token.to_owned(), (principal.clone(), Instant::now()));
+        }
+        Ok(found)
+    }
+
+    /// Starts one scraper per configured job, writing into the store.
+    pub fn start_scrapers(&self, config: &MetricsConfig) {
+        let store = self.store.clone();
+        let on_metadata: MetadataCallback = Arc::new(move |scraped| {
+            let entries = scraped.families.into_iter().map(|f| {
+                (
+                    f.name,
+                    MetricMetadata {
+                        metric_type: f.metric_type,
+                        help: f.help.unwrap_or_default(),
+                        unit: f.unit.unwrap_or_default(),
+                    },
+                )
+            });
+            if let Err(e) = store.set_metadata(entries) {
+                eprintln!("postwatch server: cannot keep metric metadata: {e}");
+            }
+        });
+        let sink: Arc<dyn SampleSink> = self.store.clone();
+        let Ok(mut scrapers) = self.scrapers.lock() else {
+            return;
+        };
+        for job in &config.scrape {
+            scrapers.push(spawn_scraper(
+                job.clone(),
+                sink.clone(),
+                Some(on_metadata.clone()),
+                postwatch_metricsio::ParseLimits::default(),
+            ));
+        }
+    }
+}

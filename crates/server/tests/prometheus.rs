@@ -1,0 +1,292 @@
+//! The Prometheus-compatible edge with real peers: a real Prometheus scrapes a real
+//! node_exporter and remote_writes to `postwatch server`; the query API then answers
+//! with Prometheus' shapes (what Grafana's data source reads), the values equal what the
+//! kernel says, and the server also scrapes the node_exporter itself from its config.
+
+use postwatch_server::{start, Config};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn have(path: &str) -> bool {
+    let found = std::path::Path::new(path).exists();
+    if !found {
+        assert!(
+            !in_ci(),
+            "{path} is required under CI=true (scripts/test.sh installs it)"
+        );
+        eprintln!("SKIPPED: {path} not installed");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mem_total_bytes() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    let kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("MemTotal");
+    kib * 1024.0
+}
+
+fn get(url: &str, auth: Option<&str>) -> (u16, Value) {
+    let mut request = ureq::get(url);
+    if let Some(auth) = auth {
+        request = request.header("Authorization", auth);
+    }
+    match request.config().http_status_as_error(false).build().call() {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        }
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+fn query(base: &str, auth: &str, q: &str, instance: &str) -> Value {
+    let url = format!(
+        "{base}/api/v1/query?query={}",
+        form_urlencoded_like(&q.replace("INSTANCE", instance))
+    );
+    let (status, body) = get(&url, Some(auth));
+    assert_eq!(status, 200, "{q}: {body}");
+    body
+}
+
+fn form_urlencoded_like(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_remote_writes_and_the_query_api_answers_like_prometheus() {
+    if !have("/usr/bin/prometheus") || !have("/usr/bin/prometheus-node-exporter") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let _exporter = Killed(
+        Command::new("/usr/bin/prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{exporter_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node_exporter starts"),
+    );
+
+    // The server also scrapes the exporter itself, under its own job name.
+    let config_text = format!(
+        "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[[metrics.scrape]]\njob_name = \"direct\"\ninterval_seconds = 1\nstatic_configs = [{{ targets = [\"127.0.0.1:{exporter_port}\"] }}]\n",
+        dir.path().join("data")
+    );
+    let config_path = dir.path().join("postwatch.toml");
+    std::fs::write(&config_path, config_text).unwrap();
+    let config = Config::from_file(&config_path).expect("config parses");
+    let running = start(config).await.expect("server starts");
+    let base = format!("http://{}", running.addr);
+    let token = running.state.store.create_api_token("test").unwrap();
+    let bearer = format!("Bearer {token}");
+
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\nremote_write:\n  - url: {base}/api/v1/write\n    authorization:\n      credentials: {token}\n    queue_config:\n      batch_send_deadline: 1s\n"
+        ),
+    )
+    .unwrap();
+    let _prometheus = Killed(
+        Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("prom").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+
+    let instance = format!("127.0.0.1:{exporter_port}");
+    let base_for_wait = base.clone();
+    let bearer_for_wait = bearer.clone();
+    let instance_for_wait = instance.clone();
+    // Wait (off the async threads) until both paths delivered memory samples.
+    let (remote, direct) = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let remote = query(
+                &base_for_wait,
+                &bearer_for_wait,
+                "node_memory_MemTotal_bytes{job=\"node\",instance=\"INSTANCE\"}",
+                &instance_for_wait,
+            );
+            let direct = query(
+                &base_for_wait,
+                &bearer_for_wait,
+                "node_memory_MemTotal_bytes{job=\"direct\",instance=\"INSTANCE\"}",
+                &instance_for_wait,
+            );
+            let has = |v: &Value| {
+                v["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
+            };
+            if has(&remote) && has(&direct) {
+                return (remote, direct);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no samples after 90 s: remote_write {remote}, scrape {direct}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    })
+    .await
+    .unwrap();
+
+    let expected = mem_total_bytes();
+    for (path, body) in [("remote_write", &remote), ("scrape", &direct)] {
+        assert_eq!(body["status"], "success");
+        assert_eq!(body["data"]["resultType"], "vector");
+        let sample = &body["data"]["result"][0];
+        assert_eq!(sample["metric"]["__name__"], "node_memory_MemTotal_bytes");
+        let value: f64 = sample["value"][1].as_str().unwrap().parse().unwrap();
+        assert_eq!(value, expected, "{path}: MemTotal");
+    }
+
+    let b = base.clone();
+    let auth = bearer.clone();
+    let inst = instance.clone();
+    tokio::task::spawn_blocking(move || {
+        // Grafana's health check.
+        let one_plus_one = query(&b, &auth, "1+1", &inst);
+        assert_eq!(one_plus_one["data"]["resultType"], "scalar");
+        assert_eq!(one_plus_one["data"]["result"][1], "2");
+
+        // `up` from the server's own scrape, and a range query over CPU rates.
+        let up = query(&b, &auth, "up{job=\"direct\"}", &inst);
+        assert_eq!(up["data"]["result"][0]["value"][1], "1");
+        std::thread::sleep(Duration::from_secs(3));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (status, range) = get(
+            &format!(
+                "{b}/api/v1/query_range?query={}&start={}&end={now}&step=1",
+                form_urlencoded_like(
+                    "sum by (mode) (rate(node_cpu_seconds_total{job=\"node\"}[3s]))"
+                ),
+                now - 30
+            ),
+            Some(&auth),
+        );
+        assert_eq!(status, 200, "{range}");
+        assert_eq!(range["data"]["resultType"], "matrix");
+        let modes: Vec<&str> = range["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["metric"]["mode"].as_str())
+            .collect();
+        assert!(
+            modes.contains(&"idle") && modes.contains(&"user"),
+            "{range}"
+        );
+
+        // Metadata APIs.
+        let (_, labels) = get(&format!("{b}/api/v1/labels"), Some(&auth));
+        let names: Vec<&str> = labels["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        for expected in ["__name__", "instance", "job", "mode", "cpu"] {
+            assert!(
+                names.contains(&expected),
+                "labels lack {expected}: {labels}"
+            );
+        }
+        let (_, jobs) = get(&format!("{b}/api/v1/label/job/values"), Some(&auth));
+        assert_eq!(jobs["data"], serde_json::json!(["direct", "node"]));
+        let (_, series) = get(
+            &format!(
+                "{b}/api/v1/series?match[]={}",
+                form_urlencoded_like("node_load1")
+            ),
+            Some(&auth),
+        );
+        assert_eq!(
+            series["data"].as_array().map(|a| a.len()),
+            Some(2),
+            "{series}"
+        );
+        let (_, metadata) = get(
+            &format!("{b}/api/v1/metadata?metric=node_load1"),
+            Some(&auth),
+        );
+        assert_eq!(
+            metadata["data"]["node_load1"][0]["type"], "gauge",
+            "{metadata}"
+        );
+        let (status, build) = get(&format!("{b}/api/v1/status/buildinfo"), Some(&auth));
+        assert_eq!(status, 200);
+        assert!(build["data"]["version"].is_string());
+
+        // Prometheus' error shape, and authentication.
+        let (status, bad) = get(&format!("{b}/api/v1/query?query=sum(("), Some(&auth));
+        assert_eq!(status, 400);
+        assert_eq!(bad["status"], "error");
+        assert_eq!(bad["errorType"], "bad_data");
+        let (status, _) = get(&format!("{b}/api/v1/query?query=up"), None);
+        assert_eq!(status, 401);
+        use base64::Engine as _;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("grafana:{}", auth.trim_start_matches("Bearer ")))
+        );
+        let (status, _) = get(&format!("{b}/api/v1/query?query=up"), Some(&basic));
+        assert_eq!(status, 200);
+    })
+    .await
+    .unwrap();
+    running.shutdown().await.unwrap();
+}
