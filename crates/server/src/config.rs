@@ -44,6 +44,17 @@ pub struct MetricsConfig {
     /// `timeout_seconds`, `metrics_path`, `scheme`, `honor_labels`.
     #[serde(default)]
     pub scrape: Vec<postwatch_metricsio::scrape::ScrapeConfig>,
+    /// `[[metrics.remote_write]] url = "http://…/api/v1/write"`: every sample stored is
+    /// also forwarded to these Prometheus-compatible stores (queued, retried on 5xx).
+    #[serde(default)]
+    pub remote_write: Vec<ForwardConfig>,
+}
+
+/// One remote_write destination.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardConfig {
+    pub url: String,
 }
 
 impl Default for MetricsConfig {
@@ -52,6 +63,7 @@ impl Default for MetricsConfig {
             retention_days: default_metrics_retention_days(),
             retention_bytes: None,
             scrape: Vec::new(),
+            remote_write: Vec::new(),
         }
     }
 }
@@ -263,6 +275,14 @@ impl Config {
                 return Err(invalid(
                     &format!("metrics.scrape[{i}]"),
                     "interval_seconds and timeout_seconds must be positive",
+                ));
+            }
+        }
+        for (i, forward) in self.metrics.remote_write.iter().enumerate() {
+            if !(forward.url.starts_with("http://") || forward.url.starts_with("https://")) {
+                return Err(invalid(
+                    &format!("metrics.remote_write[{i}].url"),
+                    format!("{:?} is not an http(s) URL", forward.url),
                 ));
             }
         }

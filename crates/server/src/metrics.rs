@@ -5,9 +5,10 @@
 
 use crate::config::MetricsConfig;
 use postwatch_fleetstore::{FleetStore, Principal};
+use postwatch_metricsio::remote_write::sender::{RemoteWriteSender, SenderConfig};
 use postwatch_metricsio::remote_write::{DecodeLimits, WriteMetadata};
 use postwatch_metricsio::scrape::{spawn_scraper, MetadataCallback, ScrapeHandle};
-use postwatch_model::metrics::{SampleSink, SeriesSource};
+use postwatch_model::metrics::{AppendOutcome, MetricsError, SampleSink, Series, SeriesSource};
 use postwatch_promql::{Engine, EngineOptions};
 use postwatch_tsdb::{MetricMetadata, Store};
 use std::collections::HashMap;
@@ -25,10 +26,31 @@ pub struct MetricsState {
     pub write_limits: DecodeLimits,
     tokens: Mutex<HashMap<String, (Principal, Instant)>>,
     scrapers: Mutex<Vec<ScrapeHandle>>,
+    /// Where stored samples are also sent (`[[metrics.remote_write]]`).
+    sink: Arc<StoreAndForward>,
+}
+
+/// The store, then the forwarding queues: what remote_write and scrapes append to.
+/// The outcome is the store's; a forward queue that is full counts its own drops.
+pub struct StoreAndForward {
+    store: Arc<Store>,
+    forward: Vec<RemoteWriteSender>,
+}
+
+impl SampleSink for StoreAndForward {
+    fn append(&self, batch: &[Series]) -> Result<AppendOutcome, MetricsError> {
+        let outcome = self.store.append_batch(batch)?;
+        for sender in &self.forward {
+            // Refusals here are counted in the sender's statistics.
+            let _ = sender.append(batch);
+        }
+        Ok(outcome)
+    }
 }
 
 impl MetricsState {
-    /// Opens (or creates) the store under `data_dir/metrics`.
+    /// Opens (or creates) the store under `data_dir/metrics`; forwarding senders start on
+    /// the current tokio runtime.
     pub fn open(
         data_dir: &Path,
         config: &MetricsConfig,
@@ -38,14 +60,28 @@ impl MetricsState {
             retention_bytes: config.retention_bytes,
             ..postwatch_tsdb::Options::default()
         };
-        let store = Store::open(data_dir.join("metrics"), options)?;
+        let store = Arc::new(Store::open(data_dir.join("metrics"), options)?);
+        let forward = config
+            .remote_write
+            .iter()
+            .map(|f| RemoteWriteSender::spawn(SenderConfig::new(f.url.clone())))
+            .collect();
         Ok(MetricsState {
-            store: Arc::new(store),
+            sink: Arc::new(StoreAndForward {
+                store: store.clone(),
+                forward,
+            }),
+            store,
             engine_options: EngineOptions::default(),
             write_limits: DecodeLimits::default(),
             tokens: Mutex::new(HashMap::new()),
             scrapers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Stores a batch (and forwards it when configured).
+    pub fn append(&self, batch: &[Series]) -> Result<AppendOutcome, MetricsError> {
+        self.sink.append(batch)
     }
 
     /// The store as PromQL's data source.
@@ -128,7 +164,7 @@ impl MetricsState {
                 eprintln!("postwatch server: cannot keep metric metadata: {e}");
             }
         });
-        let sink: Arc<dyn SampleSink> = self.store.clone();
+        let sink: Arc<dyn SampleSink> = self.sink.clone();
         let Ok(mut scrapers) = self.scrapers.lock() else {
             return;
         };

@@ -605,10 +605,7 @@ async fn remote_write(
                 message: format!("remote_write body: {e}"),
             })?;
         metrics.record_metadata(&request.metadata);
-        metrics
-            .store
-            .append_batch(&request.series)
-            .map_err(PromError::internal)
+        metrics.append(&request.series).map_err(PromError::internal)
     })
     .await?;
     if outcome.rejected.is_empty() {

@@ -1,7 +1,8 @@
 //! The Prometheus-compatible edge with real peers: a real Prometheus scrapes a real
 //! node_exporter and remote_writes to `postwatch server`; the query API then answers
 //! with Prometheus' shapes (what Grafana's data source reads), the values equal what the
-//! kernel says, and the server also scrapes the node_exporter itself from its config.
+//! kernel says, the server also scrapes the node_exporter itself from its config, and
+//! forwards what it stores to a second Prometheus (remote_write receiver).
 
 use postwatch_server::{start, Config};
 use serde_json::Value;
@@ -106,9 +107,30 @@ async fn a_real_prometheus_remote_writes_and_the_query_api_answers_like_promethe
             .expect("node_exporter starts"),
     );
 
+    // A second Prometheus only receives: the server forwards what it stores to it.
+    let receiver_port = free_port();
+    std::fs::write(dir.path().join("empty.yml"), "global: {}\n").unwrap();
+    let _receiver = Killed(
+        Command::new("/usr/bin/prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("empty.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("receiver").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{receiver_port}"))
+            .arg("--web.enable-remote-write-receiver")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+
     // The server also scrapes the exporter itself, under its own job name.
     let config_text = format!(
-        "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[[metrics.scrape]]\njob_name = \"direct\"\ninterval_seconds = 1\nstatic_configs = [{{ targets = [\"127.0.0.1:{exporter_port}\"] }}]\n",
+        "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[[metrics.scrape]]\njob_name = \"direct\"\ninterval_seconds = 1\nstatic_configs = [{{ targets = [\"127.0.0.1:{exporter_port}\"] }}]\n[[metrics.remote_write]]\nurl = \"http://127.0.0.1:{receiver_port}/api/v1/write\"\n",
         dir.path().join("data")
     );
     let config_path = dir.path().join("postwatch.toml");
@@ -285,6 +307,32 @@ async fn a_real_prometheus_remote_writes_and_the_query_api_answers_like_promethe
         );
         let (status, _) = get(&format!("{b}/api/v1/query?query=up"), Some(&basic));
         assert_eq!(status, 200);
+
+        // Forwarding: the receiving Prometheus has the server's own scrape.
+        let receiver = format!("http://127.0.0.1:{receiver_port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, forwarded) = get(
+                &format!(
+                    "{receiver}/api/v1/query?query={}",
+                    form_urlencoded_like("node_memory_MemTotal_bytes{job=\"direct\"}")
+                ),
+                None,
+            );
+            if let Some(value) = forwarded["data"]["result"][0]["value"][1].as_str() {
+                assert_eq!(
+                    value.parse::<f64>().unwrap(),
+                    mem_total_bytes(),
+                    "{forwarded}"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing forwarded in 60 s: {forwarded}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
     })
     .await
     .unwrap();
