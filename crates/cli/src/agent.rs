@@ -55,7 +55,8 @@ pub struct AgentArgs {
     /// Largest size of the queue of undelivered reports.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::scan::parse_size)]
     queue_limit: u64,
-    /// Do not read /proc for what running processes load.
+    /// Do not read /proc for what running processes load (on the host, or with --root,
+    /// the processes chrooted into that root).
     #[arg(long)]
     no_in_use: bool,
     /// Also report each running container (from its own root filesystem) and, when the
@@ -369,21 +370,20 @@ fn inventory_of(path: &str, kind: TargetKind, with_in_use: bool) -> Result<Inven
     let quiet = |_: postwatch_target::Progress| {};
     let opened = postwatch_target::open(path, &options(kind, &quiet))
         .with_context(|| format!("cannot read {path}"))?;
-    let collected =
-        postwatch_inventory::collect_types(opened.tree.as_ref(), PackageTypes::default())
-            .with_context(|| format!("cannot read packages in {path}"))?;
-    let in_use = if with_in_use {
-        crate::inuse::gather(
-            path,
-            kind,
-            opened.tree.as_ref(),
-            &collected.packages,
-            None,
-            true,
-        )?
-    } else {
-        None
+    // What processes use is read first, so that the inventory keeps only the owned
+    // files that tell which packages they load, not every file of the host.
+    let observed = match with_in_use {
+        true => crate::inuse::observe(path, kind, opened.tree.as_ref(), None, true)?,
+        false => None,
     };
+    let keep_file = |file: &str| observed.as_ref().is_some_and(|o| o.is_used(file));
+    let collected = postwatch_inventory::collect_keeping(
+        opened.tree.as_ref(),
+        PackageTypes::default(),
+        &keep_file,
+    )
+    .with_context(|| format!("cannot read packages in {path}"))?;
+    let in_use = observed.map(|o| o.summary(&collected.packages));
     let mut packages = collected.packages;
     // The server matches packages; which files they own only matters here, for in-use.
     for p in &mut packages {
@@ -418,13 +418,14 @@ fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
     } else {
         TargetKind::Rootfs
     };
-    // Processes only tell about the filesystem they run on: the live host.
+    // Processes tell about the root they run in: the live host, or for --root the
+    // processes chrooted into it (as `scan DIR --in-use` reads them).
     let Inventoried {
         target,
         os,
         packages,
         in_use,
-    } = inventory_of(&root, kind, is_host && !args.no_in_use)?;
+    } = inventory_of(&root, kind, !args.no_in_use)?;
     let mut observed = vec![Observed {
         asset: AssetRef {
             kind: AssetKind::Host,

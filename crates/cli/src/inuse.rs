@@ -2,7 +2,7 @@
 //! Marking findings with it is the matcher's (`postwatch_matcher::in_use`).
 
 use anyhow::{bail, Context, Result};
-use postwatch_inuse::attribute::attribute;
+use postwatch_inuse::attribute::{attribute_with, UsedPaths};
 use postwatch_inuse::fanotify::Watcher;
 use postwatch_inuse::snapshot::{self, Process, Snapshot};
 use postwatch_inuse::FileUse;
@@ -103,6 +103,28 @@ pub fn gather(
     watch: Option<Duration>,
     quiet: bool,
 ) -> Result<Option<InUseSummary>> {
+    Ok(observe(target, kind, tree, watch, quiet)?.map(|observed| observed.summary(packages)))
+}
+
+/// What the target's processes use, read before its inventory so that the inventory
+/// keeps only the owned files that matter ([`Observed::is_used`]).
+pub struct Observed {
+    uses: Vec<(FileUse, Option<String>)>,
+    used: UsedPaths,
+    sources: Vec<String>,
+    notes: Vec<String>,
+    processes: usize,
+}
+
+/// Reads `/proc` (and with `watch`, records file opens for that long first) for the
+/// processes running on the target. `None` for images: nothing of theirs runs here.
+pub fn observe(
+    target: &str,
+    kind: TargetKind,
+    tree: &dyn FileTree,
+    watch: Option<Duration>,
+    quiet: bool,
+) -> Result<Option<Observed>> {
     if !matches!(kind, TargetKind::Host | TargetKind::Rootfs) {
         return Ok(None);
     }
@@ -159,19 +181,6 @@ pub fn gather(
                 }),
         );
     }
-    let merged_usr = tree.canonical("lib")?.as_deref() == Some("usr/lib");
-    let evidence = attribute(packages, &uses, merged_usr);
-    let loaded: Vec<PackageInUse> = packages
-        .iter()
-        .zip(evidence)
-        .filter(|(_, found)| !found.is_empty())
-        .map(|(package, found)| PackageInUse {
-            name: package.name.clone(),
-            version: package.version.clone(),
-            purl: package.purl.clone(),
-            evidence: found.into_iter().take(MAX_EVIDENCE).collect(),
-        })
-        .collect();
     if snapshot.unreadable > 0 {
         notes.push(format!(
             "{} processes could not be read (exited, or not permitted: run as root to see all)",
@@ -183,16 +192,47 @@ pub fn gather(
             "{count} process(es) in {label} load their own files: `postwatch scan {hint} --in-use`"
         ));
     }
-    Ok(Some(InUseSummary {
+    let merged_usr = tree.canonical("lib")?.as_deref() == Some("usr/lib");
+    Ok(Some(Observed {
+        used: UsedPaths::new(&uses, merged_usr),
+        uses,
         sources,
-        processes: selected,
-        packages_in_use: loaded.len(),
-        findings: 0,
-        findings_in_use: 0,
-        reduction_percent: 0.0,
         notes,
-        packages: loaded,
+        processes: selected,
     }))
+}
+
+impl Observed {
+    /// Whether a package owning `path` would be evidence of use.
+    pub fn is_used(&self, path: &str) -> bool {
+        self.used.is_used(path)
+    }
+
+    /// Attributes the uses to `packages`.
+    pub fn summary(self, packages: &[Package]) -> InUseSummary {
+        let evidence = attribute_with(packages, &self.uses, &self.used);
+        let loaded: Vec<PackageInUse> = packages
+            .iter()
+            .zip(evidence)
+            .filter(|(_, found)| !found.is_empty())
+            .map(|(package, found)| PackageInUse {
+                name: package.name.clone(),
+                version: package.version.clone(),
+                purl: package.purl.clone(),
+                evidence: found.into_iter().take(MAX_EVIDENCE).collect(),
+            })
+            .collect();
+        InUseSummary {
+            sources: self.sources,
+            processes: self.processes,
+            packages_in_use: loaded.len(),
+            findings: 0,
+            findings_in_use: 0,
+            reduction_percent: 0.0,
+            notes: self.notes,
+            packages: loaded,
+        }
+    }
 }
 
 /// Records files opened on `path`'s filesystem for `duration`. When fanotify is not

@@ -500,3 +500,67 @@ fn agents_server_restart_outage_and_rematch() {
     );
     server.stop();
 }
+
+/// The agent reads what processes use before its inventory and keeps only those owned
+/// files: what a chrooted python3 loads must still reach the server as in-use packages.
+#[test]
+fn agent_reports_the_packages_chrooted_processes_load() {
+    let Some(images) = images_dir() else { return };
+    let root = images.join("bookworm-py.rootfs");
+    let Some(_python) = common::chrooted_python(
+        &root,
+        "import ssl, sqlite3, time; print('ready', flush=True); time.sleep(120)",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n",
+            free_port(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config);
+    let url = server.url.clone();
+    let out = agent_once(
+        &url,
+        &token(&data, true),
+        &root,
+        "py-host",
+        &dir.path().join("agent"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user = token(&data, false);
+    let id = asset_id(&url, &user, "py-host");
+    let (status, inventory) = get(&format!("{url}/api/v1/assets/{id}/packages"), Some(&user));
+    assert_eq!(status, 200);
+    let in_use = &inventory["in_use"];
+    assert_eq!(in_use["processes"], 1, "{in_use}");
+    let loaded: BTreeSet<&str> = in_use["packages"]
+        .as_array()
+        .expect("in-use packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["libssl3", "libsqlite3-0", "python3.11-minimal", "libc6"] {
+        assert!(loaded.contains(name), "{name} not in use: {loaded:?}");
+    }
+    for name in ["curl", "libcurl4", "apt"] {
+        assert!(!loaded.contains(name), "{name} in use: {loaded:?}");
+    }
+    // The whole inventory still arrived.
+    assert_eq!(
+        server_packages(&url, &user, id),
+        truth(&images, "bookworm-py")
+    );
+    server.stop();
+}

@@ -3,54 +3,11 @@
 
 mod common;
 
-use common::{images_dir, in_ci, postwatch, run};
+use common::{chrooted_python, images_dir, in_ci, postwatch, run};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-/// A process that is killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `python3 CODE` chrooted in `root` and waits until it prints `ready`.
-fn chrooted_python(root: &Path, code: &str) -> Option<Running> {
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !is_root {
-        assert!(!in_ci(), "in-use tests need root (chroot) under CI=true");
-        eprintln!("SKIPPED: in-use tests need root to chroot");
-        return None;
-    }
-    let mut child = Command::new("chroot")
-        .arg(root)
-        .args(["/usr/bin/python3", "-B", "-c", code])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("chroot python3");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read python's output");
-    assert_eq!(
-        line.trim(),
-        "ready",
-        "python3 in {} did not start",
-        root.display()
-    );
-    Some(running)
-}
+use std::process::{Command, Stdio};
 
 /// Advisories built for packages of the image (Debian 12 has no OSV corpus here):
 /// one for openssl, whose libssl3 python3 loads, one for curl, which nothing runs.

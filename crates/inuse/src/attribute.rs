@@ -21,6 +21,62 @@ fn merged(path: &str) -> Option<String> {
         .then(|| format!("/usr{path}"))
 }
 
+/// The paths that processes use, indexed so that owned files can be streamed past it:
+/// a host's packages own hundreds of thousands of files, its processes use a few
+/// thousand. Built before the inventory, it also tells the inventory which owned
+/// files are worth keeping ([`UsedPaths::is_used`]).
+pub struct UsedPaths {
+    /// Each used path → the uses (by index) that look for it directly.
+    direct: HashMap<String, Vec<usize>>,
+    /// A compiled Python file's source module → its uses, consulted only when the
+    /// compiled file itself has no owner.
+    via_source: HashMap<String, Vec<usize>>,
+    merged_usr: bool,
+}
+
+impl UsedPaths {
+    /// Indexes `uses`; `merged_usr` says the target aliases `/lib` and friends into
+    /// `/usr`.
+    pub fn new(uses: &[(FileUse, Option<String>)], merged_usr: bool) -> UsedPaths {
+        let mut direct: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut via_source: HashMap<String, Vec<usize>> = HashMap::new();
+        for (use_index, (file_use, _)) in uses.iter().enumerate() {
+            let key = match merged_usr {
+                true => merged(&file_use.path).unwrap_or_else(|| file_use.path.clone()),
+                false => file_use.path.clone(),
+            };
+            if let Some(source) = python_source(&key) {
+                via_source.entry(source).or_default().push(use_index);
+            }
+            direct.entry(key).or_default().push(use_index);
+        }
+        UsedPaths {
+            direct,
+            via_source,
+            merged_usr,
+        }
+    }
+
+    /// The index key of an owned path, built in a reused buffer.
+    fn key<'k>(&self, path: &str, key: &'k mut String) -> &'k str {
+        key.clear();
+        if self.merged_usr && MERGED_USR.iter().any(|dir| path.starts_with(dir)) {
+            key.push_str("/usr");
+        }
+        key.push_str(path);
+        key
+    }
+
+    /// Whether a package owning `path` would be evidence of use.
+    pub fn is_used(&self, path: &str) -> bool {
+        let found = |key: &str| self.direct.contains_key(key) || self.via_source.contains_key(key);
+        if self.merged_usr && MERGED_USR.iter().any(|dir| path.starts_with(dir)) {
+            return found(&format!("/usr{path}"));
+        }
+        found(path)
+    }
+}
+
 /// Which packages the files in `uses` belong to: for each package (by index in
 /// `packages`), the evidence of its use, strongest and earliest first. `merged_usr`
 /// says the target aliases `/lib` and friends into `/usr`.
@@ -29,27 +85,15 @@ pub fn attribute(
     uses: &[(FileUse, Option<String>)],
     merged_usr: bool,
 ) -> Vec<Vec<UseEvidence>> {
-    let normalize = |path: &str| -> String {
-        if merged_usr {
-            merged(path).unwrap_or_else(|| path.to_owned())
-        } else {
-            path.to_owned()
-        }
-    };
-    // Index the used paths, not the owned ones: a host's packages own hundreds of
-    // thousands of files, its processes use a few thousand. The owned files are then
-    // streamed past this index once. Each used path maps to the uses (by index) that
-    // look for it directly, and a compiled Python file also to its source module,
-    // consulted only when the file itself has no owner.
-    let mut direct: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut via_source: HashMap<String, Vec<usize>> = HashMap::new();
-    for (use_index, (file_use, _)) in uses.iter().enumerate() {
-        let key = normalize(&file_use.path);
-        if let Some(source) = python_source(&key) {
-            via_source.entry(source).or_default().push(use_index);
-        }
-        direct.entry(key).or_default().push(use_index);
-    }
+    attribute_with(packages, uses, &UsedPaths::new(uses, merged_usr))
+}
+
+/// [`attribute`] with the index of `uses` already built.
+pub fn attribute_with(
+    packages: &[Package],
+    uses: &[(FileUse, Option<String>)],
+    used: &UsedPaths,
+) -> Vec<Vec<UseEvidence>> {
     // Per use, the packages owning its file, in package order without repeats.
     let mut owners: Vec<Vec<usize>> = vec![Vec::new(); uses.len()];
     let mut source_owners: Vec<Vec<usize>> = vec![Vec::new(); uses.len()];
@@ -57,19 +101,18 @@ pub fn attribute(
     for (index, package) in packages.iter().enumerate() {
         let owned = package.files.iter().map(String::as_str);
         // A binary or archive is its own evidence: a Go binary's modules, a jar's
-        // classes. Lockfile pins are not files that run.
-        let itself = (!package.package_manager.is_os() && package.files.is_empty())
+        // classes. Lockfile pins are not files that run. (`file_count`, not `files`:
+        // an inventory may keep only the owned files that are in use.)
+        let itself = (!package.package_manager.is_os() && package.file_count == 0)
             .then_some(package.found_in.as_str())
             .filter(|p| !is_lockfile(p));
         for path in owned.chain(itself) {
-            // The same key `normalize` gives, built in one reused buffer.
-            key.clear();
-            if merged_usr && MERGED_USR.iter().any(|dir| path.starts_with(dir)) {
-                key.push_str("/usr");
-            }
-            key.push_str(path);
-            for (index_of, found) in [(&direct, &mut owners), (&via_source, &mut source_owners)] {
-                for &use_index in index_of.get(key.as_str()).into_iter().flatten() {
+            let key = used.key(path, &mut key);
+            for (index_of, found) in [
+                (&used.direct, &mut owners),
+                (&used.via_source, &mut source_owners),
+            ] {
+                for &use_index in index_of.get(key).into_iter().flatten() {
                     if let Some(list) = found.get_mut(use_index) {
                         if !list.contains(&index) {
                             list.push(index);

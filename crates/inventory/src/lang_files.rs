@@ -206,6 +206,9 @@ fn skip_dir(path: &str) -> bool {
 /// One package as found, before OS ownership and duplicates are settled.
 struct Found {
     package: LangPackage,
+    /// How many files the package owns; `package.files` keeps only those that
+    /// [`LangOptions::keep_file`] wants.
+    file_count: usize,
     found_in: String,
     installed: bool,
 }
@@ -214,17 +217,36 @@ struct Found {
 pub struct LangOptions<'a> {
     /// Report development-only dependencies of lockfiles too.
     pub include_dev: bool,
-    /// Files owned by OS packages: a language package whose metadata is one of them is
-    /// the OS package's, and is not reported again.
-    pub os_owned: &'a HashSet<&'a str>,
+    /// Which owned files to keep in each package's `files` (all are counted).
+    pub keep_file: &'a dyn Fn(&str) -> bool,
+}
+
+/// Language packages as found in a tree, before [`LangFound::settle`] drops those an
+/// OS package owns.
+pub struct LangFound {
+    found: Vec<Found>,
+    include_dev: bool,
+}
+
+impl LangFound {
+    /// The files packages were found in (metadata, lockfiles, binaries, archives).
+    pub fn found_in(&self) -> HashSet<&str> {
+        self.found.iter().map(|f| f.found_in.as_str()).collect()
+    }
+
+    /// The packages to report: not those found in a file of `os_owned` (an OS package
+    /// installed them), and see [`settle`].
+    pub fn settle(self, os_owned: &HashSet<&str>) -> Vec<Package> {
+        settle(self.found, self.include_dev, os_owned)
+    }
 }
 
 /// Finds every language package in `tree`.
-pub fn collect(
+pub fn find(
     tree: &dyn FileTree,
     options: &LangOptions<'_>,
     warnings: &mut Vec<String>,
-) -> Result<Vec<Package>, TreeError> {
+) -> Result<LangFound, TreeError> {
     let mut text_files: Vec<(String, Detector)> = Vec::new();
     let mut probed: Vec<String> = Vec::new();
     // Files under node_modules, to give each installed node package its files.
@@ -256,12 +278,19 @@ pub fn collect(
             Detector::NodeModule => files_under(&node_files, split(path).0),
             _ => Vec::new(),
         };
+        let kept: Vec<&String> = files.iter().filter(|f| (options.keep_file)(f)).collect();
         for mut package in parsed.packages {
-            if package.files.is_empty() {
-                package.files = files.clone();
-            }
+            let file_count = if package.files.is_empty() {
+                package.files = kept.iter().map(|f| (*f).clone()).collect();
+                files.len()
+            } else {
+                let count = package.files.len();
+                package.files.retain(|f| (options.keep_file)(f));
+                count
+            };
             found.push(Found {
                 package,
+                file_count,
                 found_in: absolute.clone(),
                 installed: detector.installed(),
             });
@@ -272,14 +301,14 @@ pub fn collect(
             // On disk, a jar is read from its central directory, never whole.
             if let Ok(Some(file)) = tree.open_file(path) {
                 let parsed = lang::java::parse_archive_file(&format!("/{path}"), file);
-                add_installed(&mut found, warnings, parsed, path);
+                add_installed(&mut found, warnings, parsed, path, options);
                 continue;
             }
         } else {
             match from_sections(tree, path) {
                 Sections::NotGoOrRust => continue,
                 Sections::Read(parsed) => {
-                    add_installed(&mut found, warnings, parsed, path);
+                    add_installed(&mut found, warnings, parsed, path, options);
                     continue;
                 }
                 Sections::NeedWholeFile => {}
@@ -295,9 +324,12 @@ pub fn collect(
                 continue;
             }
         };
-        add_installed(&mut found, warnings, parsed, path);
+        add_installed(&mut found, warnings, parsed, path, options);
     }
-    Ok(settle(found, options))
+    Ok(LangFound {
+        found,
+        include_dev: options.include_dev,
+    })
 }
 
 /// Sections that only Go (`.go.buildinfo`, `.gopclntab`, `.note.go.buildid`, Mach-O
@@ -435,12 +467,23 @@ impl object::read::ReadCacheOps for BlockReader {
 }
 
 /// Keeps what a binary or archive named: installed packages, found in it.
-fn add_installed(found: &mut Vec<Found>, warnings: &mut Vec<String>, parsed: Parsed, path: &str) {
+fn add_installed(
+    found: &mut Vec<Found>,
+    warnings: &mut Vec<String>,
+    parsed: Parsed,
+    path: &str,
+    options: &LangOptions<'_>,
+) {
     warnings.extend(parsed.warnings);
-    found.extend(parsed.packages.into_iter().map(|package| Found {
-        package,
-        found_in: format!("/{path}"),
-        installed: true,
+    found.extend(parsed.packages.into_iter().map(|mut package| {
+        let file_count = package.files.len();
+        package.files.retain(|f| (options.keep_file)(f));
+        Found {
+            package,
+            file_count,
+            found_in: format!("/{path}"),
+            installed: true,
+        }
     }));
 }
 
@@ -499,7 +542,7 @@ fn files_under(sorted: &[String], dir: &str) -> Vec<String> {
 /// Drops what an OS package owns, development dependencies unless asked for, and
 /// lockfile pins of packages found installed; the same pin in several lockfiles is
 /// reported once, from the first.
-fn settle(found: Vec<Found>, options: &LangOptions<'_>) -> Vec<Package> {
+fn settle(found: Vec<Found>, include_dev: bool, os_owned: &HashSet<&str>) -> Vec<Package> {
     type Key = (postwatch_model::PackageManager, String, String);
     let key = |p: &LangPackage| -> Key {
         let name = match p.manager {
@@ -510,8 +553,8 @@ fn settle(found: Vec<Found>, options: &LangOptions<'_>) -> Vec<Package> {
     };
     let kept: Vec<Found> = found
         .into_iter()
-        .filter(|f| !options.os_owned.contains(f.found_in.as_str()))
-        .filter(|f| options.include_dev || !f.package.dev)
+        .filter(|f| !os_owned.contains(f.found_in.as_str()))
+        .filter(|f| include_dev || !f.package.dev)
         .collect();
     let installed: HashSet<Key> = kept
         .iter()
@@ -547,7 +590,7 @@ fn to_package(f: Found) -> Package {
         epoch: None,
         license: None,
         found_in: f.found_in,
-        file_count: p.files.len(),
+        file_count: f.file_count,
         files: p.files,
         name: p.name,
         version: p.version,

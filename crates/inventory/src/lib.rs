@@ -88,6 +88,18 @@ pub fn collect(tree: &dyn FileTree) -> Result<Collected, TreeError> {
 
 /// Reads the OS identity, the OS package databases and/or the language packages.
 pub fn collect_types(tree: &dyn FileTree, types: PackageTypes) -> Result<Collected, TreeError> {
+    collect_keeping(tree, types, &|_| true)
+}
+
+/// [`collect_types`], keeping in each package's `files` only the owned files that
+/// `keep_file` wants (`file_count` still counts them all). An agent that only needs
+/// owners of the files its processes use keeps a few thousand paths instead of a
+/// host's hundreds of thousands.
+pub fn collect_keeping(
+    tree: &dyn FileTree,
+    types: PackageTypes,
+    keep_file: &dyn Fn(&str) -> bool,
+) -> Result<Collected, TreeError> {
     let mut warnings = Vec::new();
     let mut read_text = |path: &str| -> Option<String> {
         match tree.read(path) {
@@ -100,22 +112,60 @@ pub fn collect_types(tree: &dyn FileTree, types: PackageTypes) -> Result<Collect
         }
     };
     let os = os::detect(&mut read_text);
+    // Language packages are found first: an OS package that installed one (Debian's
+    // python3-requests, a jar in /usr/share/java) must keep that file to claim it.
+    let language = match types.language {
+        true => Some(lang_files::find(
+            tree,
+            &lang_files::LangOptions {
+                include_dev: types.include_dev,
+                keep_file,
+            },
+            &mut warnings,
+        )?),
+        false => None,
+    };
     let mut packages = Vec::new();
-    // OS databases are read even when only language packages are wanted: what they
-    // own is not reported twice.
-    collect_dpkg(tree, os.as_ref(), &mut packages, &mut warnings)?;
-    collect_apk(tree, os.as_ref(), &mut packages, &mut warnings)?;
-    collect_rpm(tree, os.as_ref(), &mut packages, &mut warnings)?;
-    if types.language {
+    {
+        let found_in = language
+            .as_ref()
+            .map(lang_files::LangFound::found_in)
+            .unwrap_or_default();
+        let keep_os_file = |path: &str| keep_file(path) || found_in.contains(path);
+        // OS databases are read even when only language packages are wanted: what
+        // they own is not reported twice.
+        collect_dpkg(
+            tree,
+            os.as_ref(),
+            &mut packages,
+            &keep_os_file,
+            &mut warnings,
+        )?;
+        collect_apk(
+            tree,
+            os.as_ref(),
+            &mut packages,
+            &keep_os_file,
+            &mut warnings,
+        )?;
+        collect_rpm(
+            tree,
+            os.as_ref(),
+            &mut packages,
+            &keep_os_file,
+            &mut warnings,
+        )?;
+    }
+    if let Some(language) = language {
         let os_owned: HashSet<&str> = packages
             .iter()
             .flat_map(|p| p.files.iter().map(String::as_str))
             .collect();
-        let options = lang_files::LangOptions {
-            include_dev: types.include_dev,
-            os_owned: &os_owned,
-        };
-        let language = lang_files::collect(tree, &options, &mut warnings)?;
+        let language = language.settle(&os_owned);
+        // The claimed language files have done their job.
+        for p in &mut packages {
+            p.files.retain(|f| keep_file(f));
+        }
         packages.extend(language);
     }
     if !types.os {
@@ -137,6 +187,13 @@ pub fn collect_types(tree: &dyn FileTree, types: PackageTypes) -> Result<Collect
     })
 }
 
+/// `package` with only the owned files `keep_file` wants (`file_count` counts all).
+fn keeping(keep_file: &dyn Fn(&str) -> bool, mut package: Package) -> Package {
+    package.file_count = package.files.len();
+    package.files.retain(|f| keep_file(f));
+    package
+}
+
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
@@ -145,6 +202,7 @@ fn collect_dpkg(
     tree: &dyn FileTree,
     os: Option<&OsInfo>,
     out: &mut Vec<Package>,
+    keep_file: &dyn Fn(&str) -> bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), TreeError> {
     // (package, file it came from, owned files when the source carries them)
@@ -193,21 +251,24 @@ fn collect_dpkg(
                 epoch: None,
             },
         );
-        out.push(Package {
-            ecosystem: ecosystem(os, PackageManager::Dpkg),
-            purl,
-            package_manager: PackageManager::Dpkg,
-            arch: pkg.arch,
-            source_name: Some(pkg.source_name),
-            source_version: Some(pkg.source_version),
-            epoch: None,
-            license: pkg.license,
-            found_in,
-            file_count: files.len(),
-            files,
-            name: pkg.name,
-            version: pkg.version,
-        });
+        out.push(keeping(
+            keep_file,
+            Package {
+                ecosystem: ecosystem(os, PackageManager::Dpkg),
+                purl,
+                package_manager: PackageManager::Dpkg,
+                arch: pkg.arch,
+                source_name: Some(pkg.source_name),
+                source_version: Some(pkg.source_version),
+                epoch: None,
+                license: pkg.license,
+                found_in,
+                file_count: files.len(),
+                files,
+                name: pkg.name,
+                version: pkg.version,
+            },
+        ));
     }
     Ok(())
 }
@@ -216,6 +277,7 @@ fn collect_apk(
     tree: &dyn FileTree,
     os: Option<&OsInfo>,
     out: &mut Vec<Package>,
+    keep_file: &dyn Fn(&str) -> bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), TreeError> {
     let Some(bytes) = tree.read(apk::INSTALLED)? else {
@@ -232,21 +294,24 @@ fn collect_apk(
                 epoch: None,
             },
         );
-        out.push(Package {
-            ecosystem: ecosystem(os, PackageManager::Apk),
-            purl,
-            package_manager: PackageManager::Apk,
-            arch: pkg.arch,
-            source_name: Some(pkg.origin.unwrap_or_else(|| pkg.name.clone())),
-            source_version: Some(pkg.version.clone()),
-            epoch: None,
-            license: pkg.license,
-            found_in: format!("/{}", apk::INSTALLED),
-            file_count: pkg.files.len(),
-            files: pkg.files,
-            name: pkg.name,
-            version: pkg.version,
-        });
+        out.push(keeping(
+            keep_file,
+            Package {
+                ecosystem: ecosystem(os, PackageManager::Apk),
+                purl,
+                package_manager: PackageManager::Apk,
+                arch: pkg.arch,
+                source_name: Some(pkg.origin.unwrap_or_else(|| pkg.name.clone())),
+                source_version: Some(pkg.version.clone()),
+                epoch: None,
+                license: pkg.license,
+                found_in: format!("/{}", apk::INSTALLED),
+                file_count: pkg.files.len(),
+                files: pkg.files,
+                name: pkg.name,
+                version: pkg.version,
+            },
+        ));
     }
     Ok(())
 }
@@ -258,6 +323,7 @@ fn collect_rpm(
     tree: &dyn FileTree,
     os: Option<&OsInfo>,
     out: &mut Vec<Package>,
+    keep_file: &dyn Fn(&str) -> bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), TreeError> {
     // The first database found wins: `var/lib/rpm` is often a symlink to the
@@ -286,7 +352,7 @@ fn collect_rpm(
                 if RPM_PSEUDO_PACKAGES.contains(&h.name.as_str()) {
                     continue;
                 }
-                out.push(rpm_package(os, h, &path));
+                out.push(keeping(keep_file, rpm_package(os, h, &path)));
             }
             return Ok(());
         }
