@@ -30,9 +30,10 @@
 //! **Files.** A package found in the file itself owns `[path]`; one found in a nested
 //! archive owns `[path, "path!/WEB-INF/lib/inner.jar"]` (with one `!/` per level).
 
+use super::zipdir::{self, Visit};
 use super::{LangPackage, Parsed};
 use postwatch_model::PackageManager;
-use std::io::{BufReader, Cursor, Read, Seek};
+use std::io::{Cursor, Read, Seek};
 
 /// Nested archives opened below the scanned file.
 pub const MAX_DEPTH: usize = 4;
@@ -84,14 +85,7 @@ pub fn parse_archive_file(path: &str, file: std::fs::File) -> Parsed {
         }
     };
     let name = path.rsplit('/').next().unwrap_or(path);
-    scan.archive(
-        path,
-        name,
-        BufReader::with_capacity(64 << 10, file),
-        Identity::File { len },
-        0,
-        None,
-    );
+    scan.archive(path, name, file, Identity::File { len }, 0, None);
     scan.parsed
 }
 
@@ -159,8 +153,35 @@ impl Scan<'_> {
         depth: usize,
         parent: Option<&Chain<'_>>,
     ) {
-        let mut zip = match zip::ZipArchive::new(source) {
-            Ok(z) => z,
+        let mut source = source;
+        let mut entries_left = self.entries_left;
+        let mut over_limit = false;
+        let listed = zipdir::scan(&mut source, |name| {
+            if entries_left == 0 {
+                over_limit = true;
+                return Visit::Stop;
+            }
+            entries_left -= 1;
+            let lower = name.to_ascii_lowercase();
+            let wanted = !name.ends_with('/')
+                && (is_pom_properties(name)
+                    || lower == "meta-inf/manifest.mf"
+                    || NESTED_EXTENSIONS.iter().any(|ext| lower.ends_with(ext)));
+            match wanted {
+                true => Visit::Keep,
+                false => Visit::Skip,
+            }
+        });
+        self.entries_left = entries_left;
+        if over_limit && !self.entries_warned {
+            self.entries_warned = true;
+            self.warn(
+                label,
+                format_args!("more than {MAX_ENTRIES} zip entries in all; the rest is not read"),
+            );
+        }
+        let listed = match listed {
+            Ok(entries) => entries,
             Err(e) => {
                 self.warn(label, format_args!("not a readable zip archive: {e}"));
                 return;
@@ -168,42 +189,23 @@ impl Scan<'_> {
         };
         let mut poms: Vec<(String, String)> = Vec::new();
         let mut manifest: Option<String> = None;
-        let mut nested: Vec<(usize, String)> = Vec::new();
-        for index in 0..zip.len() {
-            if self.entries_left == 0 {
-                if !self.entries_warned {
-                    self.entries_warned = true;
-                    self.warn(
-                        label,
-                        format_args!(
-                            "more than {MAX_ENTRIES} zip entries in all; the rest is not read"
-                        ),
-                    );
-                }
-                break;
-            }
-            self.entries_left -= 1;
-            let Some(name) = zip.name_for_index(index).map(str::to_string) else {
-                continue;
-            };
-            if name.ends_with('/') {
+        let mut nested: Vec<zipdir::Entry> = Vec::new();
+        for entry in listed {
+            let lower = entry.name.to_ascii_lowercase();
+            if !(is_pom_properties(&entry.name) || lower == "meta-inf/manifest.mf") {
+                nested.push(entry);
                 continue;
             }
-            let lower = name.to_ascii_lowercase();
-            if is_pom_properties(&name) || lower == "meta-inf/manifest.mf" {
-                match self.read_entry(&mut zip, index, MAX_TEXT) {
-                    Ok(data) => {
-                        let text = String::from_utf8_lossy(&data).into_owned();
-                        if lower == "meta-inf/manifest.mf" {
-                            manifest = Some(text);
-                        } else {
-                            poms.push((name, text));
-                        }
+            match self.read_entry(&mut source, &entry, MAX_TEXT) {
+                Ok(data) => {
+                    let text = String::from_utf8_lossy(&data).into_owned();
+                    if lower == "meta-inf/manifest.mf" {
+                        manifest = Some(text);
+                    } else {
+                        poms.push((entry.name, text));
                     }
-                    Err(e) => self.entry_error(label, &name, e),
                 }
-            } else if NESTED_EXTENSIONS.iter().any(|ext| lower.ends_with(ext)) {
-                nested.push((index, name));
+                Err(e) => self.entry_error(label, &entry.name, e),
             }
         }
 
@@ -228,7 +230,8 @@ impl Scan<'_> {
         }
 
         let chain = Chain { identity, parent };
-        for (index, name) in nested {
+        for entry in nested {
+            let name = entry.name.as_str();
             let inner_label = format!("{label}!/{name}");
             if depth >= MAX_DEPTH {
                 self.warn(
@@ -237,10 +240,10 @@ impl Scan<'_> {
                 );
                 continue;
             }
-            let data = match self.read_entry(&mut zip, index, u64::MAX) {
+            let data = match self.read_entry(&mut source, &entry, u64::MAX) {
                 Ok(d) => d,
                 Err(e) => {
-                    self.entry_error(label, &name, e);
+                    self.entry_error(label, name, e);
                     continue;
                 }
             };
@@ -251,7 +254,7 @@ impl Scan<'_> {
                 );
                 continue;
             }
-            let inner_name = name.rsplit('/').next().unwrap_or(&name);
+            let inner_name = name.rsplit('/').next().unwrap_or(name);
             self.archive(
                 &inner_label,
                 inner_name,
@@ -300,21 +303,14 @@ impl Scan<'_> {
     /// Decompresses one entry, charging the bytes to the budget.
     fn read_entry<R: Read + Seek>(
         &mut self,
-        zip: &mut zip::ZipArchive<R>,
-        index: usize,
+        source: &mut R,
+        entry: &zipdir::Entry,
         limit: u64,
     ) -> Result<Vec<u8>, ReadError> {
-        let mut entry = zip
-            .by_index(index)
-            .map_err(|e| ReadError::Zip(e.to_string()))?;
         let cap = limit.min(self.budget);
-        let mut data = Vec::new();
-        let result = (&mut entry)
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut data);
+        let data = zipdir::read(source, entry, cap).map_err(|e| ReadError::Zip(e.to_string()))?;
         let read = data.len() as u64;
         self.budget = self.budget.saturating_sub(read.min(cap));
-        result.map_err(|e| ReadError::Zip(e.to_string()))?;
         if read > cap {
             return Err(if cap == limit {
                 ReadError::TooLarge(limit)

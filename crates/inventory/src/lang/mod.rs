@@ -35,3 +35,4 @@ pub mod php;
 pub mod python;
 pub mod ruby;
 pub mod rust;
+pub(crate) mod zipdir;
