@@ -16,9 +16,10 @@ use postwatch_model::fleet::{
 };
 use postwatch_model::{InUseSummary, OsInfo, Package, Target, TargetKind};
 use postwatch_target::{Limits, OpenOptions};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Args, Clone)]
@@ -80,6 +81,10 @@ pub struct AgentArgs {
     /// another --root they are off.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = crate::scan::parse_duration)]
     metrics_interval: Duration,
+    /// Internal: take one inventory, write it to standard output as JSON and exit (the
+    /// agent runs each inventory in such a child process).
+    #[arg(long, hide = true)]
+    observe_to_stdout: bool,
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -110,6 +115,7 @@ impl AgentArgs {
             allow_plain_http: false,
             ca_file: None,
             metrics_interval: Duration::from_secs(15),
+            observe_to_stdout: false,
         }
     }
 }
@@ -133,6 +139,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// One asset's state, ready to report.
+#[derive(Serialize, Deserialize)]
 struct Observed {
     asset: AssetRef,
     facts: Option<HostFacts>,
@@ -143,6 +150,13 @@ struct Observed {
 }
 
 pub fn run(args: AgentArgs) -> Result<ExitCode> {
+    if args.observe_to_stdout {
+        let observed = observe(&args)?;
+        let out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(out, &observed)
+            .context("cannot write the inventory to standard output")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let state_dir = args
         .state
         .clone()
@@ -169,7 +183,7 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
     let mut host_metrics = HostMetrics::new(&args);
     loop {
         if Instant::now() >= next_inventory {
-            for observed in observe(&args)? {
+            for observed in observe_in_child(&args)? {
                 queue_report(&mut state, &mut queue, observed)?;
             }
             next_inventory = Instant::now() + args.interval;
@@ -400,6 +414,46 @@ fn inventory_of(path: &str, kind: TargetKind, with_in_use: bool) -> Result<Inven
         packages,
         in_use,
     })
+}
+
+/// Runs [`observe`] in a child process of this same binary. An inventory touches most
+/// of the program and peaks at tens of MB; a child returns all of it when it exits, so
+/// the agent idles small between inventories, and a parser failing on a hostile file
+/// cannot take the agent down.
+fn observe_in_child(args: &AgentArgs) -> Result<Vec<Observed>> {
+    // /proc/self/exe still runs after a package upgrade replaced the file on disk.
+    let exe = match Path::new("/proc/self/exe").exists() {
+        true => PathBuf::from("/proc/self/exe"),
+        false => std::env::current_exe().context("cannot find the postwatch binary")?,
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["agent", "--observe-to-stdout", "--server", &args.server])
+        .arg("--root")
+        .arg(&args.root);
+    if let Some(name) = &args.name {
+        cmd.args(["--name", name]);
+    }
+    for (key, value) in &args.tags {
+        cmd.arg("--tag").arg(format!("{key}={value}"));
+    }
+    if args.no_in_use {
+        cmd.arg("--no-in-use");
+    }
+    if args.containers {
+        cmd.arg("--containers");
+    }
+    let output = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot start the inventory process")?;
+    if !output.status.success() {
+        bail!(
+            "the inventory process failed ({}); its errors are above",
+            output.status
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("the inventory process's output is unreadable")
 }
 
 /// The host (or --root) and, with --containers, each running container.
