@@ -7,6 +7,7 @@
 //! disk), [`recorded_containers`] lists what the runtimes recorded as running, to be
 //! read from their layers.
 
+use crate::containerd::{containerd_root, ContainerRecord, ContainerdStore, DOCKER_NAMESPACE};
 use crate::fsutil::read_text;
 use crate::images::{DockerImages, LocalImage, StorageImages};
 use postwatch_inuse::container::{container_of, Container};
@@ -36,8 +37,11 @@ pub struct FoundContainer {
     pub image_digest: Option<String>,
     /// Docker's image ID (`sha256:…` of the image config with the classic store).
     pub image_id: Option<String>,
-    /// The container's name without docker's leading `/`.
+    /// The container's name without docker's leading `/`; for Kubernetes
+    /// (containerd) `pod-namespace/pod/container` from its labels.
     pub name: Option<String>,
+    /// The runtime's labels of the container (containerd's: `io.kubernetes.pod.name`, …).
+    pub labels: BTreeMap<String, String>,
     /// The container's image, when its layers are readable in the runtime's storage.
     pub local_image: Option<LocalImage>,
     /// The container's own filesystem as layer directories, lowest first (the image's
@@ -56,6 +60,7 @@ impl FoundContainer {
             image_digest: None,
             image_id: None,
             name: None,
+            labels: BTreeMap::new(),
             local_image: None,
             layers: None,
             driver: None,
@@ -96,7 +101,8 @@ pub fn find_containers(
         }
     }
     let tree = DirTree::new(root);
-    let mut docker = DockerStore::new(&tree, warnings);
+    let containerd = open_containerd(&tree, warnings);
+    let mut docker = DockerStore::new(&tree, containerd.as_ref(), warnings);
     let storage = open_storage(&tree, warnings);
     by_id
         .into_values()
@@ -109,7 +115,15 @@ pub fn find_containers(
                         describe_storage(&tree, storage, &mut found, warnings);
                     }
                 }
-                _ => {}
+                // containerd (Kubernetes' CRI, ctr, nerdctl): its metadata, any namespace.
+                _ => {
+                    let record = containerd.as_ref().and_then(|store| {
+                        Some((store, store.container(None, &found.container.id)?))
+                    });
+                    if let Some((store, record)) = record {
+                        describe_containerd(&tree, store, record, &mut found, warnings);
+                    }
+                }
             }
             found
         })
@@ -118,11 +132,14 @@ pub fn find_containers(
 
 /// The containers the runtimes under `root` record as running, for a root that is
 /// not the live host: docker's `containers/*/config.v2.json` whose state is running,
-/// and every container in containers/storage's `containers.json` (it keeps no state).
+/// every container in containers/storage's `containers.json` (it keeps no state),
+/// and every container in containerd's metadata (which keeps no state either) but
+/// docker's own (namespace `moby`: docker's records say which run).
 /// Their `pid` is 0: they are read from their layers ([`FoundContainer::layers`]).
 pub fn recorded_containers(root: &Path, warnings: &mut Vec<String>) -> Vec<FoundContainer> {
     let tree = DirTree::new(root);
-    let mut docker = DockerStore::new(&tree, warnings);
+    let containerd = open_containerd(&tree, warnings);
+    let mut docker = DockerStore::new(&tree, containerd.as_ref(), warnings);
     let mut found = Vec::new();
     let containers_dir = format!("{}/containers", docker.data_root);
     for id in tree.list_dir(&containers_dir).unwrap_or_default() {
@@ -159,7 +176,75 @@ pub fn recorded_containers(root: &Path, warnings: &mut Vec<String>) -> Vec<Found
             found.push(c);
         }
     }
+    if let Some(store) = &containerd {
+        for record in store.containers() {
+            if record.namespace == DOCKER_NAMESPACE {
+                continue;
+            }
+            let container = Container {
+                runtime: "containerd".to_owned(),
+                id: record.id.clone(),
+                pod_uid: record.labels.get("io.kubernetes.pod.uid").cloned(),
+            };
+            let mut c = FoundContainer::new(container, 0);
+            describe_containerd(&tree, store, record, &mut c, warnings);
+            found.push(c);
+        }
+    }
     found
+}
+
+fn open_containerd(tree: &DirTree, warnings: &mut Vec<String>) -> Option<ContainerdStore> {
+    let root = containerd_root(tree, warnings);
+    ContainerdStore::open(tree, &root)
+        .map_err(|e| {
+            warnings.push(format!(
+                "{e}; containerd's containers and images are not reported"
+            ))
+        })
+        .ok()
+        .flatten()
+}
+
+/// A containerd container's image and layers, from containerd's metadata.
+fn describe_containerd(
+    tree: &DirTree,
+    store: &ContainerdStore,
+    record: &ContainerRecord,
+    found: &mut FoundContainer,
+    warnings: &mut Vec<String>,
+) {
+    if found.name.is_none() {
+        found.name = record.name();
+    }
+    found.labels = record.labels.clone();
+    match store.container_layers(tree, record) {
+        Ok(layers) => found.layers = Some(layers),
+        // A live container is read through /proc; only --root needs its layers.
+        Err(e) if found.pid == 0 => {
+            warnings.push(format!("container {}: {e}", found.container.short_id()))
+        }
+        Err(_) => {}
+    }
+    let (Some(image), Some(snapshotter)) = (&record.image, &record.snapshotter) else {
+        return;
+    };
+    if found.image.is_none() {
+        found.image = Some(image.clone());
+    }
+    match store.image(tree, &record.namespace, image, snapshotter) {
+        Ok(image) => {
+            found.image_id.get_or_insert_with(|| image.id.clone());
+            found
+                .image_digest
+                .get_or_insert_with(|| image.digest.clone().unwrap_or_default());
+            found.local_image = Some(image);
+        }
+        Err(e) => warnings.push(format!(
+            "container {}: {e}; its image is not reported",
+            found.container.short_id()
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -257,10 +342,16 @@ struct DockerStore<'a> {
     tree: &'a DirTree,
     data_root: String,
     repositories: HashMap<String, Repositories>,
+    /// containerd's state, where docker's containerd image store keeps images.
+    containerd: Option<&'a ContainerdStore>,
 }
 
 impl<'a> DockerStore<'a> {
-    fn new(tree: &'a DirTree, warnings: &mut Vec<String>) -> DockerStore<'a> {
+    fn new(
+        tree: &'a DirTree,
+        containerd: Option<&'a ContainerdStore>,
+        warnings: &mut Vec<String>,
+    ) -> DockerStore<'a> {
         #[derive(Deserialize)]
         struct Daemon {
             #[serde(rename = "data-root", default)]
@@ -280,6 +371,7 @@ impl<'a> DockerStore<'a> {
             tree,
             data_root,
             repositories: HashMap::new(),
+            containerd,
         }
     }
 
@@ -320,6 +412,26 @@ impl<'a> DockerStore<'a> {
         let (Some(id), Some(driver)) = (found.image_id.clone(), found.driver.clone()) else {
             return;
         };
+        // docker's containerd image store: the container and its image are in
+        // containerd's namespace `moby`, the driver is a snapshotter's name.
+        if let Some(store) = self.containerd {
+            if let Some(record) = store.container(Some(DOCKER_NAMESPACE), &found.container.id) {
+                describe_containerd(self.tree, store, record, found, warnings);
+                return;
+            }
+            if driver != "overlay2" {
+                if let Some(name) = found.image.clone() {
+                    match store.image(self.tree, DOCKER_NAMESPACE, &name, &driver) {
+                        Ok(image) => found.local_image = Some(image),
+                        Err(e) => warnings.push(format!(
+                            "container {}: {e}; its image is not reported",
+                            found.container.short_id()
+                        )),
+                    }
+                }
+                return;
+            }
+        }
         let mut images = DockerImages::new(self.tree, &self.data_root);
         let image = match images.image(&driver, &id, found.image_digest.as_deref()) {
             Ok(Some(image)) => image,
@@ -703,6 +815,22 @@ mod tests {
         assert!(same_repository("nginx", "docker.io/library/nginx"));
         assert!(same_repository("bitnami/redis", "docker.io/bitnami/redis"));
         assert!(!same_repository("nginx", "mirror.example.com/nginx"));
+    }
+
+    #[test]
+    fn a_damaged_containerd_database_is_a_warning_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = "var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db";
+        // A meta page's worth of noise: no magic, no checksum.
+        write(tmp.path(), meta, &"bolt? no. ".repeat(900));
+        let mut warnings = Vec::new();
+        let found = recorded_containers(tmp.path(), &mut warnings);
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("meta.db") && warnings[0].contains("containerd"),
+            "{warnings:?}"
+        );
     }
 
     #[test]
