@@ -2,7 +2,9 @@
 //! wrote: the test starts Debian's `containerd` on a private root, state and socket,
 //! imports test images with `ctr` (the two-layer `bookworm-layered` with the
 //! overlayfs snapshotter in namespace `k8s.io`, `bookworm-minbase` with the native
-//! snapshotter in `default`), creates a container of each, stops containerd, and runs
+//! snapshotter in `default`, `bookworm-layered` again in docker's namespace `moby`
+//! with a docker container record beside it), creates a container of each, stops
+//! containerd, and runs
 //! `postwatch agent --root HOST --containers` on a root whose /var/lib/containerd is
 //! that state. The server must list each image as an Image asset holding exactly the
 //! image's packages, and each container linked to its image.
@@ -315,6 +317,55 @@ fn containerd_images_and_containers_are_assets_linked_to_each_other() {
             "batch-job",
         ],
     );
+    // docker 25+ with the containerd image store: the image and the running
+    // container's snapshot in namespace moby, the container's record in docker's own
+    // directory (its driver is the snapshotter's name).
+    let docker_id = "d0c4e7".repeat(10) + "d0c4";
+    daemon.ctr(
+        "moby",
+        &[
+            "images",
+            "import",
+            "--snapshotter",
+            "overlayfs",
+            layered.to_str().unwrap(),
+        ],
+    );
+    daemon.ctr(
+        "moby",
+        &[
+            "containers",
+            "create",
+            "--snapshotter",
+            "overlayfs",
+            &layered_name,
+            &docker_id,
+        ],
+    );
+    let moby_digest = listed_digest(&daemon.ctr("moby", &["images", "ls"]), &layered_name);
+    let config_v2 = host.join(format!(
+        "var/lib/docker/containers/{docker_id}/config.v2.json"
+    ));
+    std::fs::create_dir_all(config_v2.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config_v2,
+        serde_json::to_vec(&json!({
+            "State": {"Running": true, "Pid": 4242, "StartedAt": "2026-01-01T10:00:00Z"},
+            "ID": docker_id,
+            "Config": {"Image": layered_name, "Cmd": ["bash"]},
+            "Image": moby_digest,
+            "ImageManifest": {
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "digest": moby_digest,
+                "size": 1234,
+            },
+            "Name": "/docker-web",
+            "Driver": "overlayfs",
+            "OS": "linux",
+        }))
+        .unwrap(),
+    )
+    .unwrap();
     let layered_digest = listed_digest(&daemon.ctr("k8s.io", &["images", "ls"]), &layered_name);
     let minbase_digest = listed_digest(&daemon.ctr("default", &["images", "ls"]), &minbase_name);
     daemon.stop();
@@ -353,7 +404,7 @@ fn containerd_images_and_containers_are_assets_linked_to_each_other() {
         &user,
     );
     let containers = containers.as_array().unwrap();
-    assert_eq!(containers.len(), 2, "{containers:?}");
+    assert_eq!(containers.len(), 3, "{containers:?}");
 
     // The layered image's top layer purges curl: read in the wrong order, or only its
     // lowest layer, the image would still list it.
@@ -377,6 +428,14 @@ fn containerd_images_and_containers_are_assets_linked_to_each_other() {
             &minbase_config,
             &minbase_digest,
             "batch-job",
+        ),
+        // The same image in docker's namespace: the same image asset.
+        (
+            &layered_name,
+            "bookworm-layered",
+            &layered_config,
+            &moby_digest,
+            docker_id.as_str(),
         ),
     ] {
         let image = listed
