@@ -817,6 +817,146 @@ mod tests {
         assert!(!same_repository("nginx", "mirror.example.com/nginx"));
     }
 
+    /// The state a real containerd wrote (crates/bolt/testdata/README.md): image
+    /// `bookworm-layered` unpacked by overlayfs and native in namespace k8s.io, and
+    /// containers of it. Snapshot directories hold a file naming the snapshot.
+    fn containerd_state(root: &Path) {
+        use std::io::Read;
+        let state = root.join("var/lib/containerd");
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bolt/testdata");
+        for (fixture, to) in [
+            (
+                "containerd-meta.db.gz",
+                "io.containerd.metadata.v1.bolt/meta.db",
+            ),
+            (
+                "containerd-overlayfs-metadata.db.gz",
+                "io.containerd.snapshotter.v1.overlayfs/metadata.db",
+            ),
+            (
+                "containerd-native-metadata.db.gz",
+                "io.containerd.snapshotter.v1.native/metadata.db",
+            ),
+        ] {
+            let mut bytes = Vec::new();
+            flate2::read::GzDecoder::new(fs::File::open(testdata.join(fixture)).unwrap())
+                .read_to_end(&mut bytes)
+                .unwrap();
+            fs::create_dir_all(state.join(to).parent().unwrap()).unwrap();
+            fs::write(state.join(to), bytes).unwrap();
+        }
+        let blobs = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/containerd-blobs");
+        let content = state.join("io.containerd.content.v1.content/blobs/sha256");
+        fs::create_dir_all(&content).unwrap();
+        for blob in fs::read_dir(blobs).unwrap() {
+            let blob = blob.unwrap();
+            fs::copy(blob.path(), content.join(blob.file_name())).unwrap();
+        }
+        for id in 1..=130 {
+            let overlay = format!("io.containerd.snapshotter.v1.overlayfs/snapshots/{id}/fs");
+            write(
+                &state,
+                &format!("{overlay}/snapshot"),
+                &format!("overlayfs {id}"),
+            );
+        }
+        for id in 1..=3 {
+            let native = format!("io.containerd.snapshotter.v1.native/snapshots/{id}");
+            write(
+                &state,
+                &format!("{native}/snapshot"),
+                &format!("native {id}"),
+            );
+        }
+    }
+
+    const K8S_CONTAINER: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+    const LAYERED: &str = "docker.io/postwatch-test/bookworm-layered:1";
+    const LAYERED_MANIFEST: &str =
+        "sha256:1ae7592a9112d868c474086340f3519afb2c771cafb05ad762d59929fae4820d";
+    const LAYERED_CONFIG: &str =
+        "sha256:7b0687d8c89f000c7ded2789bb46b6aa87886381c169556c8fc242137557f057";
+
+    #[test]
+    fn kubernetes_containers_on_the_live_host_get_their_image_from_containerd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, proc) = (tmp.path().join("root"), tmp.path().join("proc"));
+        containerd_state(&root);
+        write(
+            &proc,
+            "6000/cgroup",
+            &format!("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0c5a4bde_8b0e_4e51_a9b5_5b9c7e3f1a2d.slice/cri-containerd-{K8S_CONTAINER}.scope\n"),
+        );
+        let mut warnings = Vec::new();
+        let found = find_containers(&root, &proc, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let [pod] = &found[..] else {
+            panic!("{found:?}")
+        };
+        assert_eq!(pod.container.runtime, "containerd");
+        assert_eq!(pod.pid, 6000);
+        assert_eq!(pod.name.as_deref(), Some("shop/shop-web-7d4b9/nginx"));
+        assert_eq!(
+            pod.labels["io.kubernetes.pod.uid"],
+            "0c5a4bde-8b0e-4e51-a9b5-5b9c7e3f1a2d"
+        );
+        assert_eq!(pod.image.as_deref(), Some(LAYERED));
+        assert_eq!(pod.image_digest.as_deref(), Some(LAYERED_MANIFEST));
+        assert_eq!(pod.image_id.as_deref(), Some(LAYERED_CONFIG));
+        let image = pod.local_image.as_ref().expect("image");
+        let overlay = |id: u32| {
+            root.join(format!(
+                "var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/{id}/fs"
+            ))
+        };
+        // The base layer's snapshot (1), then the top layer's (2); the container's own
+        // (4) above them.
+        assert_eq!(image.layers, [overlay(1), overlay(2)]);
+        assert_eq!(
+            pod.layers.as_deref(),
+            Some(&[overlay(1), overlay(2), overlay(4)][..])
+        );
+        assert_eq!(image.store, "containerd");
+        assert_eq!(image.names, [LAYERED]);
+        assert_eq!(image.diff_ids.len(), 2);
+        assert_eq!(image.asset_name(pod.image.as_deref()), LAYERED);
+    }
+
+    #[test]
+    fn containerd_records_on_another_root_with_overlayfs_and_native_snapshots() {
+        let tmp = tempfile::tempdir().unwrap();
+        containerd_state(tmp.path());
+        let mut warnings = Vec::new();
+        let found = recorded_containers(tmp.path(), &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(found.len(), 123);
+        let native_dir = |id: u32| {
+            tmp.path().join(format!(
+                "var/lib/containerd/io.containerd.snapshotter.v1.native/snapshots/{id}"
+            ))
+        };
+        let native = found
+            .iter()
+            .find(|c| c.container.id == "ctr-native")
+            .unwrap();
+        assert_eq!(native.container.runtime, "containerd");
+        assert_eq!(native.pid, 0);
+        // Full copies: the top snapshot alone is the whole tree.
+        assert_eq!(native.layers.as_deref(), Some(&[native_dir(3)][..]));
+        let image = native.local_image.as_ref().unwrap();
+        assert_eq!(image.layers, [native_dir(2)]);
+        assert_eq!(image.id, LAYERED_CONFIG);
+        let pod = found
+            .iter()
+            .find(|c| c.container.id == K8S_CONTAINER)
+            .unwrap();
+        assert_eq!(
+            pod.container.pod_uid.as_deref(),
+            Some("0c5a4bde-8b0e-4e51-a9b5-5b9c7e3f1a2d")
+        );
+        assert_eq!(pod.local_image.as_ref().unwrap().layers.len(), 2);
+    }
+
     #[test]
     fn a_damaged_containerd_database_is_a_warning_naming_it() {
         let tmp = tempfile::tempdir().unwrap();

@@ -22,6 +22,8 @@ fn text(bytes: Option<Vec<u8>>) -> String {
 }
 
 const IMAGE: &str = "docker.io/postwatch-test/bookworm-layered:1";
+/// The container created with a Kubernetes-style id and pod labels.
+const POD_CONTAINER: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
 
 fn containers<'db>(db: &'db Db) -> Bucket<'db> {
     db.root()
@@ -40,7 +42,8 @@ fn containerd_meta_db_lists_every_container_with_its_fields() {
         .into_iter()
         .map(|k| String::from_utf8(k).unwrap())
         .collect();
-    let mut expected: Vec<String> = (1..=120).map(|i| format!("bulk-{i:03}")).collect();
+    let mut expected = vec![POD_CONTAINER.to_owned()];
+    expected.extend((1..=120).map(|i| format!("bulk-{i:03}")));
     expected.extend(["ctr-native".to_owned(), "ctr-overlay".to_owned()]);
     // In key order, across the branch pages the bucket needs.
     assert_eq!(names, expected);
@@ -60,6 +63,11 @@ fn containerd_meta_db_lists_every_container_with_its_fields() {
         match name.as_str() {
             "ctr-native" => assert_eq!(pod, None),
             "ctr-overlay" => assert_eq!(text(pod), "web"),
+            POD_CONTAINER => {
+                assert_eq!(text(pod), "shop-web-7d4b9");
+                let ns = labels.value(b"io.kubernetes.pod.namespace").unwrap();
+                assert_eq!(text(ns), "shop");
+            }
             bulk => assert_eq!(text(pod), bulk),
         }
         // A value is not a bucket, a bucket not a value.
@@ -93,7 +101,7 @@ fn snapshotter_metadata_db_has_every_snapshot_with_an_id() {
         .unwrap()
         .expect("v1/snapshots");
     let entries = snapshots.entries().unwrap();
-    assert_eq!(entries.len(), 2 + 121);
+    assert_eq!(entries.len(), 2 + 122);
     let mut ids = BTreeSet::new();
     let mut committed = Vec::new();
     for (key, item) in &entries {
@@ -116,6 +124,37 @@ fn snapshotter_metadata_db_has_every_snapshot_with_an_id() {
     assert_eq!(committed.len(), 2, "{committed:?}");
 }
 
+#[test]
+fn native_snapshotter_metadata_db_chains_its_snapshots() {
+    let db = Db::from_bytes("metadata.db", gunzip("containerd-native-metadata.db.gz")).unwrap();
+    let snapshots = db
+        .root()
+        .path(&[b"v1", b"snapshots"])
+        .unwrap()
+        .expect("v1/snapshots");
+    let keys: Vec<String> = snapshots
+        .bucket_names()
+        .unwrap()
+        .into_iter()
+        .map(|k| String::from_utf8(k).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    // The container's snapshot → the top layer's → the base layer's, which has none.
+    let container = keys.iter().find(|k| k.ends_with("/ctr-native")).unwrap();
+    let mut chain = vec![container.clone()];
+    while let Some(parent) = snapshots
+        .bucket(chain.last().unwrap().as_bytes())
+        .unwrap()
+        .unwrap()
+        .value(b"parent")
+        .unwrap()
+    {
+        chain.push(String::from_utf8(parent).unwrap());
+        assert!(chain.len() <= 3, "{chain:?}");
+    }
+    assert_eq!(chain.len(), 3, "{chain:?}");
+}
+
 /// Walks everything the database holds; the result does not matter, only that it
 /// returns.
 fn walk(bucket: &Bucket<'_>, depth: usize) -> Result<usize, postwatch_bolt::Error> {
@@ -136,7 +175,7 @@ fn walk(bucket: &Bucket<'_>, depth: usize) -> Result<usize, postwatch_bolt::Erro
 fn damaged_files_give_errors_naming_the_file_never_panics() {
     let good = gunzip("containerd-meta.db.gz");
     let whole = walk(&Db::from_bytes("meta.db", good.clone()).unwrap().root(), 0).unwrap();
-    assert!(whole > 122 * 5, "{whole}");
+    assert!(whole > 123 * 5, "{whole}");
     // Truncated anywhere.
     for len in [
         0, 10, 100, 4095, 4096, 4200, 8192, 8200, 20_000, 100_000, 300_000,
@@ -202,7 +241,7 @@ fn files_on_disk_are_read_page_by_page() {
     let path = dir.path().join("meta.db");
     std::fs::write(&path, gunzip("containerd-meta.db.gz")).unwrap();
     let db = Db::open(&path).unwrap();
-    assert_eq!(containers(&db).bucket_names().unwrap().len(), 122);
+    assert_eq!(containers(&db).bucket_names().unwrap().len(), 123);
     let e = Db::open(&dir.path().join("missing.db"))
         .err()
         .expect("missing");
