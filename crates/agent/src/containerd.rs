@@ -111,6 +111,8 @@ impl ContainerRecord {
 /// One snapshot in containerd's metadata: the snapshotter's own key for it.
 struct MetaSnapshot {
     backend_key: String,
+    /// The parent's metadata key: for a container's snapshot, its image's top chain ID.
+    parent: Option<String>,
 }
 
 #[derive(Default)]
@@ -222,7 +224,14 @@ fn read_namespace(bucket: &Bucket<'_>, name: &str) -> Result<Namespace, postwatc
             for (key, item) in snapshots.entries()? {
                 let Item::Bucket(s) = item else { continue };
                 if let Some(backend_key) = string_value(&s, b"name")? {
-                    map.insert(text(key), MetaSnapshot { backend_key });
+                    let parent = string_value(&s, b"parent")?;
+                    map.insert(
+                        text(key),
+                        MetaSnapshot {
+                            backend_key,
+                            parent,
+                        },
+                    );
                 }
             }
         }
@@ -468,10 +477,7 @@ impl ContainerdStore {
         name: &str,
         snapshotter: &str,
     ) -> Result<LocalImage, String> {
-        let ns = self
-            .namespaces
-            .get(namespace)
-            .ok_or_else(|| format!("containerd has no namespace {namespace}"))?;
+        let ns = self.namespace(namespace)?;
         let target = ns
             .images
             .get(name)
@@ -482,12 +488,66 @@ impl ContainerdStore {
                     .map(|(_, t)| t)
             })
             .ok_or_else(|| format!("image {name} is not in containerd's namespace {namespace}"))?;
+        let content = self.content(tree, target)?;
+        self.local_image(tree, namespace, snapshotter, target, content)
+    }
+
+    /// The image whose top layer a container's snapshot was made on: Kubernetes'
+    /// CRI leaves the container's image name empty, but its snapshot's parent is the
+    /// image's top chain ID.
+    pub fn image_of_container(
+        &self,
+        tree: &DirTree,
+        c: &ContainerRecord,
+    ) -> Result<LocalImage, String> {
+        let (Some(snapshotter), Some(key)) = (&c.snapshotter, &c.snapshot_key) else {
+            return Err(format!("container {} names no image and no snapshot", c.id));
+        };
+        let ns = self.namespace(&c.namespace)?;
+        let parent = ns
+            .snapshots
+            .get(snapshotter)
+            .and_then(|s| s.get(key))
+            .and_then(|s| s.parent.as_deref())
+            .ok_or_else(|| {
+                format!(
+                    "container {} names no image, and its snapshot no parent",
+                    c.id
+                )
+            })?;
+        let mut tried = std::collections::HashSet::new();
+        for target in ns.images.values() {
+            if !tried.insert(target) {
+                continue;
+            }
+            // Images whose content is gone cannot be the one; others may still match.
+            let Ok(content) = self.content(tree, target) else {
+                continue;
+            };
+            if content.chains.last().map(String::as_str) == Some(parent) {
+                return self.local_image(tree, &c.namespace, snapshotter, target, content);
+            }
+        }
+        Err(format!(
+            "container {} names no image, and no image of namespace {} has the top layer {parent}",
+            c.id, c.namespace
+        ))
+    }
+
+    fn namespace(&self, namespace: &str) -> Result<&Namespace, String> {
+        self.namespaces
+            .get(namespace)
+            .ok_or_else(|| format!("containerd has no namespace {namespace}"))
+    }
+
+    /// The config digest and layers of the image a target digest leads to.
+    fn content(&self, tree: &DirTree, target: &str) -> Result<ImageContent, String> {
         let manifest = self.manifest(tree, target)?;
         let config_digest = manifest
             .get("config")
             .and_then(|c| c.get("digest"))
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("the manifest of image {name} names no config"))?
+            .ok_or_else(|| format!("the manifest of image {target} names no config"))?
             .to_owned();
         let config = self.blob(tree, &config_digest)?;
         let diff_ids: Vec<String> = config
@@ -500,14 +560,31 @@ impl ContainerdStore {
                     .collect()
             })
             .unwrap_or_default();
-        let chains = chain_ids(&diff_ids).map_err(|e| format!("image {name}: {e}"))?;
-        let top = chains
+        let chains = chain_ids(&diff_ids).map_err(|e| format!("image {target}: {e}"))?;
+        if chains.is_empty() {
+            return Err(format!("the config of image {target} lists no layers"));
+        }
+        Ok(ImageContent {
+            config_digest,
+            diff_ids,
+            chains,
+        })
+    }
+
+    fn local_image(
+        &self,
+        tree: &DirTree,
+        namespace: &str,
+        snapshotter: &str,
+        target: &str,
+        content: ImageContent,
+    ) -> Result<LocalImage, String> {
+        let ns = self.namespace(namespace)?;
+        let top = content
+            .chains
             .last()
-            .ok_or_else(|| format!("the config of image {name} lists no layers"))?;
-        // The top layer's snapshot with its parents: the image's layers in order.
-        let layers = self
-            .snapshot_dirs(tree, namespace, snapshotter, top)
-            .map_err(|e| format!("image {name} is not unpacked: {e}"))?;
+            .map(String::as_str)
+            .unwrap_or_default();
         // Every name in the namespace for the same content, tags only: CRI adds
         // `repo@sha256:…` and `sha256:<config>` names beside the tag.
         let mut names: Vec<String> = ns
@@ -517,15 +594,30 @@ impl ContainerdStore {
             .map(|(n, _)| n.clone())
             .collect();
         names.sort();
+        // The top layer's snapshot with its parents: the image's layers in order.
+        let layers = self
+            .snapshot_dirs(tree, namespace, snapshotter, top)
+            .map_err(|e| {
+                let name = names.first().map_or(target, String::as_str);
+                format!("image {name} is not unpacked: {e}")
+            })?;
         Ok(LocalImage {
             store: "containerd",
-            id: config_digest,
+            id: content.config_digest,
             names,
-            digest: Some(target.clone()),
+            digest: Some(target.to_owned()),
             layers,
-            diff_ids,
+            diff_ids: content.diff_ids,
         })
     }
+}
+
+/// What an image's config says about its layers.
+struct ImageContent {
+    config_digest: String,
+    diff_ids: Vec<String>,
+    /// Chain IDs, lowest first; never empty.
+    chains: Vec<String>,
 }
 
 /// The platform name Go and OCI use for this machine's architecture.

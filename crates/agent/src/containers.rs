@@ -226,18 +226,24 @@ fn describe_containerd(
         }
         Err(_) => {}
     }
-    let (Some(image), Some(snapshotter)) = (&record.image, &record.snapshotter) else {
-        return;
+    let found_image = match (&record.image, &record.snapshotter) {
+        (Some(image), Some(snapshotter)) => {
+            found.image.get_or_insert_with(|| image.clone());
+            store.image(tree, &record.namespace, image, snapshotter)
+        }
+        // Kubernetes' CRI records no image name: the snapshot's parent tells.
+        _ => store.image_of_container(tree, record),
     };
-    if found.image.is_none() {
-        found.image = Some(image.clone());
-    }
-    match store.image(tree, &record.namespace, image, snapshotter) {
+    match found_image {
         Ok(image) => {
+            // docker's own record (containerd image store) keeps what it says.
             found.image_id.get_or_insert_with(|| image.id.clone());
-            found
-                .image_digest
-                .get_or_insert_with(|| image.digest.clone().unwrap_or_default());
+            if found.image_digest.is_none() {
+                found.image_digest = image.digest.clone();
+            }
+            if found.image.is_none() {
+                found.image = Some(image.asset_name(None));
+            }
             found.local_image = Some(image);
         }
         Err(e) => warnings.push(format!(
@@ -955,6 +961,50 @@ mod tests {
             Some("0c5a4bde-8b0e-4e51-a9b5-5b9c7e3f1a2d")
         );
         assert_eq!(pod.local_image.as_ref().unwrap().layers.len(), 2);
+    }
+
+    #[test]
+    fn a_cri_container_without_an_image_name_is_linked_by_its_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        containerd_state(tmp.path());
+        let tree = DirTree::new(tmp.path());
+        let mut warnings = Vec::new();
+        let store = open_containerd(&tree, &mut warnings).expect("containerd state");
+        // As Kubernetes' CRI writes it: no image name on the container.
+        let mut record = store
+            .container(Some("k8s.io"), K8S_CONTAINER)
+            .unwrap()
+            .clone();
+        assert_eq!(record.image.as_deref(), Some(LAYERED));
+        record.image = None;
+        let container = Container {
+            runtime: "containerd".to_owned(),
+            id: K8S_CONTAINER.to_owned(),
+            pod_uid: None,
+        };
+        let mut found = FoundContainer::new(container, 6000);
+        describe_containerd(&tree, &store, &record, &mut found, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let image = found
+            .local_image
+            .as_ref()
+            .expect("image from the snapshot's parent");
+        assert_eq!(image.id, LAYERED_CONFIG);
+        assert_eq!(image.names, [LAYERED]);
+        assert_eq!(found.image.as_deref(), Some(LAYERED));
+        assert_eq!(found.image_digest.as_deref(), Some(LAYERED_MANIFEST));
+        // A snapshot on no image's top layer: a warning, no image.
+        record.snapshot_key = Some("ctr-overlay".to_owned());
+        record.snapshotter = Some("native".to_owned());
+        let mut other = FoundContainer::new(found.container.clone(), 0);
+        describe_containerd(&tree, &store, &record, &mut other, &mut warnings);
+        assert!(other.local_image.is_none());
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("no native snapshot") || w.contains("names no image")),
+            "{warnings:?}"
+        );
     }
 
     #[test]
