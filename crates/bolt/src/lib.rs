@@ -303,7 +303,7 @@ impl Db {
             .checked_mul(self.page_size)
             .filter(|span| *span <= MAX_PAGE_SPAN)
             .ok_or_else(|| self.corrupt(format!("page {id} claims {overflow} overflow pages")))?;
-        if id + u64::from(overflow) >= self.high_water {
+        if id.saturating_add(u64::from(overflow)) >= self.high_water {
             return Err(self.corrupt(format!(
                 "page {id} with {overflow} overflow pages runs past the last page"
             )));
