@@ -649,6 +649,61 @@ mod tests {
     }
 
     #[test]
+    fn an_index_is_followed_to_this_machines_manifest_that_is_here() {
+        use sha2::{Digest, Sha256};
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = DirTree::new(tmp.path());
+        let store = ContainerdStore {
+            root: CONTAINERD_ROOT.to_owned(),
+            namespaces: BTreeMap::new(),
+            backends: HashMap::new(),
+        };
+        let put = |json: &Value| {
+            let bytes = serde_json::to_vec(json).unwrap();
+            let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+            let path = tmp
+                .path()
+                .join(CONTAINERD_ROOT)
+                .join(BLOBS)
+                .join(&digest["sha256:".len()..]);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+            digest
+        };
+        let config = |arch: &str| format!("sha256:{}", hex::encode(Sha256::digest(arch)));
+        let manifest = |arch: &str| serde_json::json!({"schemaVersion": 2, "config": {"digest": config(arch)}});
+        let other_arch = if host_arch() == "amd64" {
+            "arm64"
+        } else {
+            "amd64"
+        };
+        let other = put(&manifest(other_arch));
+        let here = put(&manifest(host_arch()));
+        let platform = |arch: &str| serde_json::json!({"os": "linux", "architecture": arch});
+        // A manifest for this machine that was never fetched is passed over.
+        let absent = config("never fetched");
+        let index = put(&serde_json::json!({"schemaVersion": 2, "manifests": [
+            {"digest": absent, "platform": platform(host_arch())},
+            {"digest": other, "platform": platform(other_arch)},
+            {"digest": here, "platform": platform(host_arch())},
+        ]}));
+        let found = store.manifest(&tree, &index).unwrap();
+        assert_eq!(found["config"]["digest"], config(host_arch()));
+        // Only another platform's manifest is here: that one.
+        let only_other = put(&serde_json::json!({"manifests": [
+            {"digest": other, "platform": platform(other_arch)},
+        ]}));
+        let found = store.manifest(&tree, &only_other).unwrap();
+        assert_eq!(found["config"]["digest"], config(other_arch));
+        // An index of nothing that is here, and a missing blob: errors naming them.
+        let nothing = put(&serde_json::json!({"manifests": [{"digest": absent}]}));
+        let e = store.manifest(&tree, &nothing).unwrap_err();
+        assert!(e.contains(&nothing), "{e}");
+        let e = store.manifest(&tree, &absent).unwrap_err();
+        assert!(e.contains(&absent) && e.contains("content store"), "{e}");
+    }
+
+    #[test]
     fn config_toml_moves_the_state_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let tree = DirTree::new(tmp.path());
