@@ -28,7 +28,7 @@ export TRIVY
 # Builds the cargo-auditable binary the Rust binary detector is tested on.
 cargo auditable --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-auditable
 
-step "peers: rpm, createrepo_c, zchunk, zstd (repository indexes built at test time), chromium"
+step "peers: rpm, createrepo_c, zchunk, zstd (repository indexes built at test time), chromium, containerd"
 apt_need=()
 command -v rpmbuild >/dev/null || apt_need+=(rpm)
 command -v createrepo_c >/dev/null || apt_need+=(createrepo-c)
@@ -41,6 +41,9 @@ command -v apt-cache >/dev/null || apt_need+=(apt)
 [ -x /usr/bin/prometheus ] || apt_need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || apt_need+=(prometheus-node-exporter)
 command -v openssl >/dev/null || apt_need+=(openssl)
+# A real containerd (and ctr) writes the bolt databases and snapshots the agent reads
+# containerd's images and containers from (fleet_containerd; required under CI=true).
+command -v containerd >/dev/null && command -v ctr >/dev/null || apt_need+=(containerd)
 if [ ${#apt_need[@]} -gt 0 ]; then
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
   $sudo_ apt-get update -qq

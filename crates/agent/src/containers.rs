@@ -7,6 +7,7 @@
 //! disk), [`recorded_containers`] lists what the runtimes recorded as running, to be
 //! read from their layers.
 
+use crate::containerd::{containerd_root, ContainerRecord, ContainerdStore, DOCKER_NAMESPACE};
 use crate::fsutil::read_text;
 use crate::images::{DockerImages, LocalImage, StorageImages};
 use postwatch_inuse::container::{container_of, Container};
@@ -36,8 +37,11 @@ pub struct FoundContainer {
     pub image_digest: Option<String>,
     /// Docker's image ID (`sha256:…` of the image config with the classic store).
     pub image_id: Option<String>,
-    /// The container's name without docker's leading `/`.
+    /// The container's name without docker's leading `/`; for Kubernetes
+    /// (containerd) `pod-namespace/pod/container` from its labels.
     pub name: Option<String>,
+    /// The runtime's labels of the container (containerd's: `io.kubernetes.pod.name`, …).
+    pub labels: BTreeMap<String, String>,
     /// The container's image, when its layers are readable in the runtime's storage.
     pub local_image: Option<LocalImage>,
     /// The container's own filesystem as layer directories, lowest first (the image's
@@ -56,6 +60,7 @@ impl FoundContainer {
             image_digest: None,
             image_id: None,
             name: None,
+            labels: BTreeMap::new(),
             local_image: None,
             layers: None,
             driver: None,
@@ -96,7 +101,8 @@ pub fn find_containers(
         }
     }
     let tree = DirTree::new(root);
-    let mut docker = DockerStore::new(&tree, warnings);
+    let containerd = open_containerd(&tree, warnings);
+    let mut docker = DockerStore::new(&tree, containerd.as_ref(), warnings);
     let storage = open_storage(&tree, warnings);
     by_id
         .into_values()
@@ -109,7 +115,15 @@ pub fn find_containers(
                         describe_storage(&tree, storage, &mut found, warnings);
                     }
                 }
-                _ => {}
+                // containerd (Kubernetes' CRI, ctr, nerdctl): its metadata, any namespace.
+                _ => {
+                    let record = containerd.as_ref().and_then(|store| {
+                        Some((store, store.container(None, &found.container.id)?))
+                    });
+                    if let Some((store, record)) = record {
+                        describe_containerd(&tree, store, record, &mut found, warnings);
+                    }
+                }
             }
             found
         })
@@ -118,11 +132,14 @@ pub fn find_containers(
 
 /// The containers the runtimes under `root` record as running, for a root that is
 /// not the live host: docker's `containers/*/config.v2.json` whose state is running,
-/// and every container in containers/storage's `containers.json` (it keeps no state).
+/// every container in containers/storage's `containers.json` (it keeps no state),
+/// and every container in containerd's metadata (which keeps no state either) but
+/// docker's own (namespace `moby`: docker's records say which run).
 /// Their `pid` is 0: they are read from their layers ([`FoundContainer::layers`]).
 pub fn recorded_containers(root: &Path, warnings: &mut Vec<String>) -> Vec<FoundContainer> {
     let tree = DirTree::new(root);
-    let mut docker = DockerStore::new(&tree, warnings);
+    let containerd = open_containerd(&tree, warnings);
+    let mut docker = DockerStore::new(&tree, containerd.as_ref(), warnings);
     let mut found = Vec::new();
     let containers_dir = format!("{}/containers", docker.data_root);
     for id in tree.list_dir(&containers_dir).unwrap_or_default() {
@@ -159,7 +176,81 @@ pub fn recorded_containers(root: &Path, warnings: &mut Vec<String>) -> Vec<Found
             found.push(c);
         }
     }
+    if let Some(store) = &containerd {
+        for record in store.containers() {
+            if record.namespace == DOCKER_NAMESPACE {
+                continue;
+            }
+            let container = Container {
+                runtime: "containerd".to_owned(),
+                id: record.id.clone(),
+                pod_uid: record.labels.get("io.kubernetes.pod.uid").cloned(),
+            };
+            let mut c = FoundContainer::new(container, 0);
+            describe_containerd(&tree, store, record, &mut c, warnings);
+            found.push(c);
+        }
+    }
     found
+}
+
+fn open_containerd(tree: &DirTree, warnings: &mut Vec<String>) -> Option<ContainerdStore> {
+    let root = containerd_root(tree, warnings);
+    ContainerdStore::open(tree, &root)
+        .map_err(|e| {
+            warnings.push(format!(
+                "{e}; containerd's containers and images are not reported"
+            ))
+        })
+        .ok()
+        .flatten()
+}
+
+/// A containerd container's image and layers, from containerd's metadata.
+fn describe_containerd(
+    tree: &DirTree,
+    store: &ContainerdStore,
+    record: &ContainerRecord,
+    found: &mut FoundContainer,
+    warnings: &mut Vec<String>,
+) {
+    if found.name.is_none() {
+        found.name = record.name();
+    }
+    found.labels = record.labels.clone();
+    match store.container_layers(tree, record) {
+        Ok(layers) => found.layers = Some(layers),
+        // A live container is read through /proc; only --root needs its layers.
+        Err(e) if found.pid == 0 => {
+            warnings.push(format!("container {}: {e}", found.container.short_id()))
+        }
+        Err(_) => {}
+    }
+    let found_image = match (&record.image, &record.snapshotter) {
+        (Some(image), Some(snapshotter)) => {
+            found.image.get_or_insert_with(|| image.clone());
+            store.image(tree, &record.namespace, image, snapshotter)
+        }
+        // Kubernetes' CRI records no image name: the snapshot's parent tells.
+        _ => store.image_of_container(tree, record),
+    };
+    match found_image {
+        Ok(image) => {
+            // docker's own record (containerd image store) keeps what it says.
+            found.image_id.get_or_insert_with(|| image.id.clone());
+            if found.image_digest.is_none() {
+                found.image_digest = image.digest.clone();
+            }
+            if found.image.is_none() {
+                found.image = Some(image.asset_name(None));
+            }
+            found.local_image = Some(image);
+        }
+        Err(e) => warnings.push(format!(
+            "container {}: {e}; its image is not reported",
+            found.container.short_id()
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -257,10 +348,16 @@ struct DockerStore<'a> {
     tree: &'a DirTree,
     data_root: String,
     repositories: HashMap<String, Repositories>,
+    /// containerd's state, where docker's containerd image store keeps images.
+    containerd: Option<&'a ContainerdStore>,
 }
 
 impl<'a> DockerStore<'a> {
-    fn new(tree: &'a DirTree, warnings: &mut Vec<String>) -> DockerStore<'a> {
+    fn new(
+        tree: &'a DirTree,
+        containerd: Option<&'a ContainerdStore>,
+        warnings: &mut Vec<String>,
+    ) -> DockerStore<'a> {
         #[derive(Deserialize)]
         struct Daemon {
             #[serde(rename = "data-root", default)]
@@ -280,6 +377,7 @@ impl<'a> DockerStore<'a> {
             tree,
             data_root,
             repositories: HashMap::new(),
+            containerd,
         }
     }
 
@@ -320,6 +418,26 @@ impl<'a> DockerStore<'a> {
         let (Some(id), Some(driver)) = (found.image_id.clone(), found.driver.clone()) else {
             return;
         };
+        // docker's containerd image store: the container and its image are in
+        // containerd's namespace `moby`, the driver is a snapshotter's name.
+        if let Some(store) = self.containerd {
+            if let Some(record) = store.container(Some(DOCKER_NAMESPACE), &found.container.id) {
+                describe_containerd(self.tree, store, record, found, warnings);
+                return;
+            }
+            if driver != "overlay2" {
+                if let Some(name) = found.image.clone() {
+                    match store.image(self.tree, DOCKER_NAMESPACE, &name, &driver) {
+                        Ok(image) => found.local_image = Some(image),
+                        Err(e) => warnings.push(format!(
+                            "container {}: {e}; its image is not reported",
+                            found.container.short_id()
+                        )),
+                    }
+                }
+                return;
+            }
+        }
         let mut images = DockerImages::new(self.tree, &self.data_root);
         let image = match images.image(&driver, &id, found.image_digest.as_deref()) {
             Ok(Some(image)) => image,
@@ -703,6 +821,206 @@ mod tests {
         assert!(same_repository("nginx", "docker.io/library/nginx"));
         assert!(same_repository("bitnami/redis", "docker.io/bitnami/redis"));
         assert!(!same_repository("nginx", "mirror.example.com/nginx"));
+    }
+
+    /// The state a real containerd wrote (crates/bolt/testdata/README.md): image
+    /// `bookworm-layered` unpacked by overlayfs and native in namespace k8s.io, and
+    /// containers of it. Snapshot directories hold a file naming the snapshot.
+    fn containerd_state(root: &Path) {
+        use std::io::Read;
+        let state = root.join("var/lib/containerd");
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bolt/testdata");
+        for (fixture, to) in [
+            (
+                "containerd-meta.db.gz",
+                "io.containerd.metadata.v1.bolt/meta.db",
+            ),
+            (
+                "containerd-overlayfs-metadata.db.gz",
+                "io.containerd.snapshotter.v1.overlayfs/metadata.db",
+            ),
+            (
+                "containerd-native-metadata.db.gz",
+                "io.containerd.snapshotter.v1.native/metadata.db",
+            ),
+        ] {
+            let mut bytes = Vec::new();
+            flate2::read::GzDecoder::new(fs::File::open(testdata.join(fixture)).unwrap())
+                .read_to_end(&mut bytes)
+                .unwrap();
+            fs::create_dir_all(state.join(to).parent().unwrap()).unwrap();
+            fs::write(state.join(to), bytes).unwrap();
+        }
+        let blobs = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/containerd-blobs");
+        let content = state.join("io.containerd.content.v1.content/blobs/sha256");
+        fs::create_dir_all(&content).unwrap();
+        for blob in fs::read_dir(blobs).unwrap() {
+            let blob = blob.unwrap();
+            fs::copy(blob.path(), content.join(blob.file_name())).unwrap();
+        }
+        for id in 1..=130 {
+            let overlay = format!("io.containerd.snapshotter.v1.overlayfs/snapshots/{id}/fs");
+            write(
+                &state,
+                &format!("{overlay}/snapshot"),
+                &format!("overlayfs {id}"),
+            );
+        }
+        for id in 1..=3 {
+            let native = format!("io.containerd.snapshotter.v1.native/snapshots/{id}");
+            write(
+                &state,
+                &format!("{native}/snapshot"),
+                &format!("native {id}"),
+            );
+        }
+    }
+
+    const K8S_CONTAINER: &str = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+    const LAYERED: &str = "docker.io/postwatch-test/bookworm-layered:1";
+    const LAYERED_MANIFEST: &str =
+        "sha256:1ae7592a9112d868c474086340f3519afb2c771cafb05ad762d59929fae4820d";
+    const LAYERED_CONFIG: &str =
+        "sha256:7b0687d8c89f000c7ded2789bb46b6aa87886381c169556c8fc242137557f057";
+
+    #[test]
+    fn kubernetes_containers_on_the_live_host_get_their_image_from_containerd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, proc) = (tmp.path().join("root"), tmp.path().join("proc"));
+        containerd_state(&root);
+        write(
+            &proc,
+            "6000/cgroup",
+            &format!("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0c5a4bde_8b0e_4e51_a9b5_5b9c7e3f1a2d.slice/cri-containerd-{K8S_CONTAINER}.scope\n"),
+        );
+        let mut warnings = Vec::new();
+        let found = find_containers(&root, &proc, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let [pod] = &found[..] else {
+            panic!("{found:?}")
+        };
+        assert_eq!(pod.container.runtime, "containerd");
+        assert_eq!(pod.pid, 6000);
+        assert_eq!(pod.name.as_deref(), Some("shop/shop-web-7d4b9/nginx"));
+        assert_eq!(
+            pod.labels["io.kubernetes.pod.uid"],
+            "0c5a4bde-8b0e-4e51-a9b5-5b9c7e3f1a2d"
+        );
+        assert_eq!(pod.image.as_deref(), Some(LAYERED));
+        assert_eq!(pod.image_digest.as_deref(), Some(LAYERED_MANIFEST));
+        assert_eq!(pod.image_id.as_deref(), Some(LAYERED_CONFIG));
+        let image = pod.local_image.as_ref().expect("image");
+        let overlay = |id: u32| {
+            root.join(format!(
+                "var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/{id}/fs"
+            ))
+        };
+        // The base layer's snapshot (1), then the top layer's (2); the container's own
+        // (4) above them.
+        assert_eq!(image.layers, [overlay(1), overlay(2)]);
+        assert_eq!(
+            pod.layers.as_deref(),
+            Some(&[overlay(1), overlay(2), overlay(4)][..])
+        );
+        assert_eq!(image.store, "containerd");
+        assert_eq!(image.names, [LAYERED]);
+        assert_eq!(image.diff_ids.len(), 2);
+        assert_eq!(image.asset_name(pod.image.as_deref()), LAYERED);
+    }
+
+    #[test]
+    fn containerd_records_on_another_root_with_overlayfs_and_native_snapshots() {
+        let tmp = tempfile::tempdir().unwrap();
+        containerd_state(tmp.path());
+        let mut warnings = Vec::new();
+        let found = recorded_containers(tmp.path(), &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(found.len(), 123);
+        let native_dir = |id: u32| {
+            tmp.path().join(format!(
+                "var/lib/containerd/io.containerd.snapshotter.v1.native/snapshots/{id}"
+            ))
+        };
+        let native = found
+            .iter()
+            .find(|c| c.container.id == "ctr-native")
+            .unwrap();
+        assert_eq!(native.container.runtime, "containerd");
+        assert_eq!(native.pid, 0);
+        // Full copies: the top snapshot alone is the whole tree.
+        assert_eq!(native.layers.as_deref(), Some(&[native_dir(3)][..]));
+        let image = native.local_image.as_ref().unwrap();
+        assert_eq!(image.layers, [native_dir(2)]);
+        assert_eq!(image.id, LAYERED_CONFIG);
+        let pod = found
+            .iter()
+            .find(|c| c.container.id == K8S_CONTAINER)
+            .unwrap();
+        assert_eq!(
+            pod.container.pod_uid.as_deref(),
+            Some("0c5a4bde-8b0e-4e51-a9b5-5b9c7e3f1a2d")
+        );
+        assert_eq!(pod.local_image.as_ref().unwrap().layers.len(), 2);
+    }
+
+    #[test]
+    fn a_cri_container_without_an_image_name_is_linked_by_its_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        containerd_state(tmp.path());
+        let tree = DirTree::new(tmp.path());
+        let mut warnings = Vec::new();
+        let store = open_containerd(&tree, &mut warnings).expect("containerd state");
+        // As Kubernetes' CRI writes it: no image name on the container.
+        let mut record = store
+            .container(Some("k8s.io"), K8S_CONTAINER)
+            .unwrap()
+            .clone();
+        assert_eq!(record.image.as_deref(), Some(LAYERED));
+        record.image = None;
+        let container = Container {
+            runtime: "containerd".to_owned(),
+            id: K8S_CONTAINER.to_owned(),
+            pod_uid: None,
+        };
+        let mut found = FoundContainer::new(container, 6000);
+        describe_containerd(&tree, &store, &record, &mut found, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let image = found
+            .local_image
+            .as_ref()
+            .expect("image from the snapshot's parent");
+        assert_eq!(image.id, LAYERED_CONFIG);
+        assert_eq!(image.names, [LAYERED]);
+        assert_eq!(found.image.as_deref(), Some(LAYERED));
+        assert_eq!(found.image_digest.as_deref(), Some(LAYERED_MANIFEST));
+        // A snapshot on no image's top layer: a warning, no image.
+        record.snapshot_key = Some("ctr-overlay".to_owned());
+        record.snapshotter = Some("native".to_owned());
+        let mut other = FoundContainer::new(found.container.clone(), 0);
+        describe_containerd(&tree, &store, &record, &mut other, &mut warnings);
+        assert!(other.local_image.is_none());
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("no native snapshot") || w.contains("names no image")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_containerd_database_is_a_warning_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = "var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db";
+        // A meta page's worth of noise: no magic, no checksum.
+        write(tmp.path(), meta, &"bolt? no. ".repeat(900));
+        let mut warnings = Vec::new();
+        let found = recorded_containers(tmp.path(), &mut warnings);
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("meta.db") && warnings[0].contains("containerd"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //!   (each container's image and writable layer).
 //!
 //! The layers are read in place as one merged tree ([`crate::overlay::OverlayTree`]).
-//! containerd's own snapshotter keeps the image ↔ snapshot link in its bolt database,
-//! which is not read here: such containers are reported without an image asset.
+//! containerd keeps the image ↔ snapshot link in its bolt databases: see
+//! [`crate::containerd`], which gives the same [`LocalImage`].
 
 use postwatch_model::{ImageMetadata, LayerInfo};
 use postwatch_target::{DirTree, FileTree};
@@ -75,7 +75,7 @@ pub fn storage_root(tree: &DirTree, warnings: &mut Vec<String>) -> String {
 /// An image whose layers are readable on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalImage {
-    /// `docker` or `containers-storage`.
+    /// `docker`, `containers-storage` or `containerd`.
     pub store: &'static str,
     /// `sha256:…` of the image config: docker's image ID.
     pub id: String,
@@ -132,7 +132,7 @@ impl LocalImage {
 }
 
 /// `nginx:1.25` and `docker.io/library/nginx:1.25` name the same image.
-fn same_image_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_image_name(a: &str, b: &str) -> bool {
     fn normal(name: &str) -> String {
         let first = name.split('/').next().unwrap_or("");
         let has_registry = name.contains('/')
@@ -156,7 +156,7 @@ fn same_image_name(a: &str, b: &str) -> bool {
 }
 
 /// An identifier safe to use as one path component.
-fn safe_component(id: &str) -> bool {
+pub(crate) fn safe_component(id: &str) -> bool {
     !id.is_empty()
         && id != "."
         && id != ".."
@@ -166,9 +166,27 @@ fn safe_component(id: &str) -> bool {
 }
 
 /// `sha256:<64 hex>` → the hex.
-fn sha256_hex(digest: &str) -> Option<&str> {
+pub(crate) fn sha256_hex(digest: &str) -> Option<&str> {
     let hex = digest.strip_prefix("sha256:")?;
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+/// The OCI chain IDs of layers with these diff IDs, lowest first: the first diff ID,
+/// then sha256 of "<parent chain ID> <diff ID>". Runtimes name unpacked layers by them.
+pub(crate) fn chain_ids(diff_ids: &[String]) -> Result<Vec<String>, String> {
+    let mut chains: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for diff_id in diff_ids {
+        sha256_hex(diff_id).ok_or_else(|| format!("bad diff ID {diff_id:?}"))?;
+        let chain = match chains.last() {
+            None => diff_id.clone(),
+            Some(parent) => format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(format!("{parent} {diff_id}")))
+            ),
+        };
+        chains.push(chain);
+    }
+    Ok(chains)
 }
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
@@ -213,7 +231,7 @@ fn read_id(tree: &DirTree, path: &str) -> Result<String, String> {
 }
 
 /// A layer directory that exists under the root, as a host path.
-fn layer_dir(tree: &DirTree, rel: String) -> Result<PathBuf, String> {
+pub(crate) fn layer_dir(tree: &DirTree, rel: String) -> Result<PathBuf, String> {
     match tree.canonical(&rel) {
         Ok(Some(resolved)) if tree.root().join(&resolved).is_dir() => {
             Ok(tree.root().join(resolved))
@@ -289,18 +307,7 @@ impl<'a> DockerImages<'a> {
             return Err(format!("the config of image {id} lists no layers"));
         }
         let mut layers = Vec::new();
-        let mut chain = String::new();
-        for diff_id in &diff_ids {
-            sha256_hex(diff_id).ok_or_else(|| format!("image {id}: bad diff ID {diff_id:?}"))?;
-            chain = if chain.is_empty() {
-                diff_id.clone()
-            } else {
-                // The OCI chain ID: sha256 of "<parent chain ID> <diff ID>".
-                format!(
-                    "sha256:{}",
-                    hex::encode(Sha256::digest(format!("{chain} {diff_id}")))
-                )
-            };
+        for chain in chain_ids(&diff_ids).map_err(|e| format!("image {id}: {e}"))? {
             let chain_hex = sha256_hex(&chain).unwrap_or_default();
             let cache_id = read_id(
                 self.tree,

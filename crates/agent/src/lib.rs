@@ -26,7 +26,8 @@
 //! - [`containers`]: running containers from `/proc/*/cgroup` (or, for another root,
 //!   the runtimes' records of running containers), with the runtimes' metadata.
 //! - [`images`]: container images in docker's and containers/storage's stores: names,
-//!   digests and layer directories; [`overlay`] reads layers as one tree.
+//!   digests and layer directories; [`containerd`] the same from containerd's bolt
+//!   databases and snapshotters; [`overlay`] reads layers as one tree.
 //! - [`watch`]: inotify on the dpkg, apk and rpm databases.
 //!
 //! Owns: the agent's local files and its side of the wire protocol
@@ -34,6 +35,7 @@
 //! `postwatch-inventory`), print, or run a loop of its own.
 
 pub mod client;
+pub mod containerd;
 pub mod containers;
 pub mod delta;
 pub mod facts;

@@ -164,6 +164,11 @@ pub struct ScanArgs {
     /// A user API token for --server (`postwatch token`; or set POSTWATCH_TOKEN).
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
+    /// Trust the CA certificates in this PEM file (instead of the system's store) for
+    /// the --server's certificate: a self-hosted server's private CA. Or set
+    /// POSTWATCH_CA_FILE.
+    #[arg(long, value_name = "PEM", requires = "server")]
+    ca_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     location: DbLocation,
 }
@@ -461,11 +466,18 @@ fn upload(server: &str, args: &ScanArgs, inventory: &Inventory) -> Result<()> {
         },
         in_use: inventory.in_use.clone(),
     };
-    let client = postwatch_agent::client::Client::new(
-        server,
-        &token,
-        &postwatch_agent::client::ClientConfig::default(),
-    )?;
+    // The same trust as `postwatch agent`: --ca-file, else POSTWATCH_CA_FILE, else
+    // the system's store.
+    let ca_file = args.ca_file.clone().or_else(|| {
+        std::env::var_os("POSTWATCH_CA_FILE")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    });
+    let config = postwatch_agent::client::ClientConfig {
+        ca_file,
+        ..postwatch_agent::client::ClientConfig::default()
+    };
+    let client = postwatch_agent::client::Client::new(server, &token, &config)?;
     let ack = client.send(&report)?;
     if !ack.stored {
         bail!(

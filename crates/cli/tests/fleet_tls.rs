@@ -1,6 +1,7 @@
-//! The agent over HTTPS to a server whose certificate a private CA signed: trusted
-//! with `--ca-file` (or `POSTWATCH_CA_FILE`), refused without it with an error that
-//! says what to do. The CA and the server's certificate are made here.
+//! The agent, and `postwatch scan --server`, over HTTPS to a server whose certificate
+//! a private CA signed: trusted with `--ca-file` (or `POSTWATCH_CA_FILE`), refused
+//! without it with an error that says what to do. The CA and the server's certificate
+//! are made here.
 
 mod common;
 
@@ -352,6 +353,99 @@ fn agent_trusts_a_self_signed_server_certificate_given_as_its_ca_file() {
         expected_packages(&root)
     );
     assert!(no_asset_named(&server.url, &user, &cert_pem, "untrusted"));
+}
+
+/// `postwatch scan TARGET --server URL --token T` with `--ca-file` as given, and
+/// POSTWATCH_CA_FILE as given.
+fn scan_upload(
+    url: &str,
+    user: &str,
+    target: &Path,
+    ca_file: Option<&Path>,
+    ca_env: Option<&Path>,
+) -> Output {
+    let mut cmd = postwatch();
+    cmd.env_remove("POSTWATCH_CA_FILE")
+        .env_remove("POSTWATCH_TOKEN");
+    if let Some(ca) = ca_env {
+        cmd.env("POSTWATCH_CA_FILE", ca);
+    }
+    cmd.arg("scan")
+        .arg(target)
+        .args(["--server", url, "--token", user, "--no-vulns"]);
+    if let Some(ca) = ca_file {
+        cmd.arg("--ca-file").arg(ca);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn scan_uploads_to_a_private_ca_server_only_when_given_the_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = private_ca();
+    let (ca, cert, key) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("server.pem"),
+        dir.path().join("server.key"),
+    );
+    std::fs::write(&ca, &pki.ca).unwrap();
+    std::fs::write(&cert, &pki.cert).unwrap();
+    std::fs::write(&key, &pki.key).unwrap();
+    let data = dir.path().join("data");
+    let server = tls_server(dir.path(), &data, &cert, &key);
+    let user = token(&data, false);
+    let root = testdata("pkgdb/dpkg/debian-12-minbase-curl");
+    let expected = expected_packages(&root);
+    assert!(expected.len() > 100);
+    // The same root under a second name, so that each upload is an asset of its own.
+    let other = dir.path().join("same-root");
+    std::os::unix::fs::symlink(&root, &other).unwrap();
+
+    // Without the CA: refused, and the error says what to do.
+    let out = scan_upload(&server.url, &user, &root, None, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "uploaded over untrusted TLS: {stderr}"
+    );
+    assert!(
+        stderr.contains("--ca-file") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+    assert!(no_asset_named(
+        &server.url,
+        &user,
+        &pki.ca,
+        root.to_str().unwrap()
+    ));
+
+    // A file that is not a certificate is named as such.
+    let out = scan_upload(&server.url, &user, &root, Some(&key), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("server.key") && stderr.contains("no certificate"),
+        "{stderr}"
+    );
+
+    // With --ca-file: uploaded, the server holds the root's packages.
+    let out = scan_upload(&server.url, &user, &root, Some(&ca), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("uploaded to https://"), "{stderr}");
+    assert_eq!(
+        server_packages(&server.url, &user, &pki.ca, root.to_str().unwrap()),
+        expected
+    );
+
+    // POSTWATCH_CA_FILE does the same as the flag.
+    let out = scan_upload(&server.url, &user, &other, None, Some(&ca));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        server_packages(&server.url, &user, &pki.ca, other.to_str().unwrap()),
+        expected
+    );
 }
 
 /// The packages the root holds, from the fixture's own listing.
