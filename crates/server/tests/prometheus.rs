@@ -344,6 +344,76 @@ async fn a_real_prometheus_remote_writes_and_the_query_api_answers_like_promethe
 const FORWARD_PASSWORD_HASH: &str = "$2b$04$ILhED0LiNnzu3KnPZbN3MOv9QPLfPypgShAHgmhmaKGWRfuA3hdCK";
 const PROXY_TOKEN: &str = "proxy-t0ken";
 
+/// A CA and a certificate for 127.0.0.1 it signs, made with openssl in `dir`
+/// (`ca.pem`, `cert.pem`, `key.pem`); `None` (a skip, outside CI) without openssl.
+fn make_certificates(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=postwatch-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ],
+    ];
+    for args in steps {
+        let made = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|status| status.success()) {
+            assert!(!in_ci(), "openssl is needed to make test certificates");
+            eprintln!("SKIPPED: openssl could not make test certificates");
+            return None;
+        }
+    }
+    Some(dir.join("ca.pem"))
+}
+
 /// A server in a runtime of its own, so that dropping the runtime closes everything
 /// the server opened (as a process exit would) and the data directory can be opened
 /// again.
@@ -472,18 +542,47 @@ fn prometheus_receiver(
     Killed(command.spawn().expect("prometheus starts"))
 }
 
+/// A GET over http or https (trusting `ca`), with our own client: the status and the
+/// JSON body, `None` while nothing answers.
+fn fetch(url: &str, auth: Option<&str>, ca: Option<&std::path::Path>) -> Option<(u16, Value)> {
+    use postwatch_metricsio::http::{request_with_tls, TlsClient, TlsOptions};
+    let tls = ca.map(|ca| {
+        TlsClient::new(&TlsOptions {
+            ca_file: Some(ca.to_owned()),
+            server_name: None,
+        })
+        .expect("the test CA loads")
+    });
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let response = runtime
+        .block_on(request_with_tls(
+            url,
+            &headers,
+            None,
+            Duration::from_secs(10),
+            1 << 20,
+            tls.as_ref(),
+        ))
+        .ok()?;
+    Some((
+        response.status,
+        serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+    ))
+}
+
 /// `count_over_time` and `sum_over_time` of the probe at a receiver, once it answers.
-fn probe_at(receiver: &str, auth: Option<&str>) -> Option<(f64, f64)> {
+fn probe_at(
+    receiver: &str,
+    auth: Option<&str>,
+    ca: Option<&std::path::Path>,
+) -> Option<(f64, f64)> {
     let value = |q: &str| -> Option<f64> {
-        let mut request = ureq::get(&format!(
-            "{receiver}/api/v1/query?query={}",
-            form_urlencoded_like(q)
-        ));
-        if let Some(auth) = auth {
-            request = request.header("Authorization", auth);
-        }
-        let mut response = request.call().ok()?;
-        let body: Value = serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()?;
+        let url = format!("{receiver}/api/v1/query?query={}", form_urlencoded_like(q));
+        let (_, body) = fetch(&url, auth, ca)?;
         body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     };
     Some((
@@ -498,6 +597,9 @@ fn forwarding_is_authenticated_and_loses_nothing_across_an_outage_and_a_restart(
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let Some(ca) = make_certificates(dir.path()) else {
+        return;
+    };
     let password_file = dir.path().join("forward-password");
     std::fs::write(&password_file, "forward-s3cret\n").unwrap();
     let token_file = dir.path().join("proxy-token");
@@ -508,8 +610,9 @@ fn forwarding_is_authenticated_and_loses_nothing_across_an_outage_and_a_restart(
         &config_path,
         format!(
             "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\
-             [[metrics.remote_write]]\nurl = \"http://127.0.0.1:{basic_port}/api/v1/write\"\n\
+             [[metrics.remote_write]]\nurl = \"https://127.0.0.1:{basic_port}/api/v1/write\"\n\
              basic_auth = {{ username = \"forwarder\", password_file = {password_file:?} }}\n\
+             tls = {{ ca_file = {ca:?} }}\n\
              [[metrics.remote_write]]\nurl = \"http://127.0.0.1:{proxy_port}/api/v1/write\"\n\
              bearer_token_file = {token_file:?}\nheaders = {{ \"X-Scope-OrgID\" = \"team-a\" }}\n",
             dir.path().join("data")
@@ -540,7 +643,11 @@ fn forwarding_is_authenticated_and_loses_nothing_across_an_outage_and_a_restart(
     let web_config = dir.path().join("web.yml");
     std::fs::write(
         &web_config,
-        format!("basic_auth_users:\n  forwarder: {FORWARD_PASSWORD_HASH}\n"),
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  forwarder: {FORWARD_PASSWORD_HASH}\n",
+            dir.path().join("cert.pem").display(),
+            dir.path().join("key.pem").display()
+        ),
     )
     .unwrap();
     let _basic = prometheus_receiver(dir.path(), "basic", basic_port, Some(&web_config));
@@ -572,19 +679,24 @@ fn forwarding_is_authenticated_and_loses_nothing_across_an_outage_and_a_restart(
     let deadline = Instant::now() + Duration::from_secs(90);
     let (mut at_basic, mut at_plain) = (None, None);
     while Instant::now() < deadline {
-        at_basic = probe_at(&format!("http://127.0.0.1:{basic_port}"), Some(&basic));
-        at_plain = probe_at(&format!("http://127.0.0.1:{plain_port}"), None);
+        at_basic = probe_at(
+            &format!("https://127.0.0.1:{basic_port}"),
+            Some(&basic),
+            Some(&ca),
+        );
+        at_plain = probe_at(&format!("http://127.0.0.1:{plain_port}"), None, None);
         if at_basic == Some(expected) && at_plain == Some(expected) {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
     // Without credentials the receiver refuses: the samples below came with them.
-    let (status, _) = get(
-        &format!("http://127.0.0.1:{basic_port}/api/v1/query?query=up"),
+    let unauthenticated = fetch(
+        &format!("https://127.0.0.1:{basic_port}/api/v1/query?query=up"),
         None,
+        Some(&ca),
     );
-    assert_eq!(status, 401);
+    assert_eq!(unauthenticated.map(|(status, _)| status), Some(401));
     assert_eq!(at_basic, Some(expected), "basic-auth destination");
     assert_eq!(at_plain, Some(expected), "token-proxy destination");
     {
