@@ -359,7 +359,8 @@ fn host_metrics_arrive_and_survive_a_server_outage() {
 }
 
 /// The WAL segments' record framing (`u32 length, u32 crc, payload`) ends exactly at
-/// the end of each file: no record was cut short.
+/// the end of each file: no record was cut short, and no zeroed space written ahead
+/// for future records was left behind (a clean close trims it).
 fn wal_is_whole(wal: &Path) -> Result<usize, String> {
     let mut records = 0;
     let mut segments: Vec<PathBuf> = std::fs::read_dir(wal)
@@ -375,6 +376,12 @@ fn wal_is_whole(wal: &Path) -> Result<usize, String> {
                 .get(at..at + 8)
                 .ok_or_else(|| format!("{}: header cut at {at}", segment.display()))?;
             let length = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
+            if length == 0 {
+                return Err(format!(
+                    "{}: an empty record at {at} (space written ahead, not trimmed)",
+                    segment.display()
+                ));
+            }
             at += 8 + length;
             if at > bytes.len() {
                 return Err(format!("{}: record cut short", segment.display()));
