@@ -575,4 +575,32 @@ mod tests {
         let (records, _) = spool.read_batch(1000, usize::MAX).unwrap();
         assert_eq!(bodies(&records), [vec![3; 10]]);
     }
+
+    #[test]
+    fn segments_past_the_age_bound_are_dropped_sent_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = Duration::from_secs(3600);
+        {
+            let spool = Spool::open(options(dir.path(), 1 << 30)).unwrap();
+            spool.append(&[1; 10], 1).unwrap();
+        }
+        // The first segment's newest record was written two hours ago.
+        let old = File::options()
+            .write(true)
+            .open(segment_path(dir.path(), 1))
+            .unwrap();
+        old.set_modified(SystemTime::now() - 2 * hour).unwrap();
+        drop(old);
+        let spool = Spool::open(SpoolOptions {
+            dir: dir.path().to_owned(),
+            max_bytes: 1 << 30,
+            max_age: hour,
+        })
+        .unwrap();
+        spool.append(&[2; 10], 1).unwrap();
+        assert_eq!(spool.dropped_bytes(), HEADER_BYTES as u64 + 10);
+        assert!(!segment_path(dir.path(), 1).exists());
+        let (records, _) = spool.read_batch(1000, usize::MAX).unwrap();
+        assert_eq!(bodies(&records), [vec![2; 10]]);
+    }
 }
