@@ -712,7 +712,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         sender.shutdown().await;
+        // Wait until the aborted task dropped its listener: the port is bound again.
         server.abort();
+        let _ = server.await;
         // Nothing is sent twice after a restart: the cursor was kept.
         let (seen_again, server) = receiver(port, "wrong").await;
         let sender = RemoteWriteSender::spawn_spooled(config(port, &token_file), options).unwrap();
