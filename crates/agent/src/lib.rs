@@ -18,7 +18,8 @@
 //! Modules:
 //! - [`facts`]: hostname, OS, kernel, CPU, memory, cloud identity — from local files only.
 //! - [`delta`]: what changed between two package lists ([`delta::diff`], [`delta::apply`]).
-//! - [`queue`]: the on-disk FIFO of reports waiting for the server.
+//! - [`queue`]: the on-disk FIFOs of reports and of host metrics collections waiting
+//!   for the server.
 //! - [`client`]: enrolment and report upload over HTTPS; retryable vs. fatal errors;
 //!   the retry backoff.
 //! - [`state`]: the agent's identity (id, credential), report ids, and per asset the

@@ -1,10 +1,13 @@
-//! A durable FIFO of reports waiting for the server, one file per report.
+//! A durable FIFO of items waiting for the server, one file per item: the inventory
+//! reports ([`Queue<Report>`](Queue)) and the host metrics batches
+//! ([`Queue<MetricsBatch>`](Queue)), each in a directory of its own.
 //!
-//! Layout of the queue directory:
+//! Layout of a queue directory:
 //!
 //! ```text
 //! lock                              flock(2)ed by the agent that owns the queue
-//! 00000000000000000042.json         one serialized Report; the number orders the queue
+//! 00000000000000000042.json         one item (a serialized Report here); the number
+//!                                   orders the queue, the suffix is the item kind's
 //! .tmp-…                            an item being written (removed on open: never queued)
 //! quarantine/00000000000000000017.json   an item that could not be read back
 //! ```
@@ -13,12 +16,13 @@
 //! directory fsync'd, so after a crash it is either whole or absent. [`Queue::ack`]
 //! deletes it. Reopening the directory finds every item again, in order.
 //!
-//! The queue is bounded by the bytes of its items. When a report does not fit, the
-//! items it or a queued report makes redundant are dropped first (see
-//! [`Queue::push`]); if it still does not fit it is refused with
-//! [`PushOutcome::QueueFull`], and [`Queue::status`] says so until a report is queued
-//! again. Nothing is ever dropped silently: drops are in the outcome, refusals in the
-//! status.
+//! The queue is bounded by the bytes of its items (and optionally by their number).
+//! When an item does not fit, what happens is the item kind's [`Overflow`] policy:
+//! reports drop only the queued reports a newer one makes redundant and are otherwise
+//! refused with [`PushOutcome::QueueFull`] ([`Queue::status`] says so until one is
+//! queued again); metrics batches drop the oldest batches, since the newest samples are
+//! worth the most. Nothing is ever dropped silently: drops are in the outcome, refusals
+//! in the status.
 
 use crate::fsutil::{create_dir, read_limited, sync_dir, write_atomic, TEMP_PREFIX};
 use crate::AgentError;
@@ -35,19 +39,47 @@ pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
 const MAX_ITEM_BYTES: u64 = 1 << 30;
 const QUARANTINE: &str = "quarantine";
 const LOCK: &str = "lock";
-const SUFFIX: &str = ".json";
 
-/// Names a queued report; ordered like the queue.
+/// What a queue does when a new item does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Drop queued items the new one makes redundant; refuse it if that is not enough.
+    RefuseUnlessRedundant,
+    /// Drop the oldest queued items until the new one fits.
+    DropOldest,
+}
+
+/// Something a [`Queue`] holds: how it is written to its file and read back, and what
+/// the queue remembers of it without reading it again.
+pub trait QueueItem: Sized {
+    /// What the queue keeps in memory per item, to decide what is redundant.
+    type Summary: Clone + std::fmt::Debug;
+    /// The item files' name suffix.
+    const SUFFIX: &'static str;
+    /// What an item is called in warnings.
+    const NOUN: &'static str;
+    const OVERFLOW: Overflow;
+
+    fn to_bytes(&self) -> Result<Vec<u8>, String>;
+    /// Reads an item back; an error says why the file is unusable (it is quarantined).
+    fn from_bytes(bytes: &[u8]) -> Result<Self, String>;
+    fn summary(&self) -> Self::Summary;
+    /// Whether `newer` (queued later) carries everything `older` does, so that `older`
+    /// may be dropped when room is needed.
+    fn superseded_by(older: &Self::Summary, newer: &Self::Summary) -> bool;
+}
+
+/// Names a queued item; ordered like the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ItemId(u64);
 
 impl ItemId {
-    fn file_name(self) -> String {
-        format!("{:020}{SUFFIX}", self.0)
+    fn file_name(self, suffix: &str) -> String {
+        format!("{:020}{suffix}", self.0)
     }
 
-    fn parse(name: &str) -> Option<ItemId> {
-        let digits = name.strip_suffix(SUFFIX)?;
+    fn parse(name: &str, suffix: &str) -> Option<ItemId> {
+        let digits = name.strip_suffix(suffix)?;
         if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -64,11 +96,11 @@ impl std::fmt::Display for ItemId {
 /// What [`Queue::push`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
-    /// The report is queued. `dropped` lists queued reports removed to make room
-    /// because a newer queued report made them redundant.
+    /// The item is queued. `dropped` lists queued items removed to make room: made
+    /// redundant by a newer item, or (for [`Overflow::DropOldest`]) the oldest.
     Queued { id: ItemId, dropped: Vec<ItemId> },
-    /// The report was not queued: the queue holds `bytes` of its `limit` and the
-    /// report needs `report_bytes` more.
+    /// The item was not queued: the queue holds `bytes` of its `limit` and the
+    /// item needs `report_bytes` more.
     QueueFull {
         bytes: u64,
         limit: u64,
@@ -82,7 +114,7 @@ pub struct QueueStatus {
     pub items: usize,
     pub bytes: u64,
     pub limit: u64,
-    /// Reports refused since the last one queued.
+    /// Items refused since the last one queued.
     pub refused: u64,
 }
 
@@ -106,34 +138,49 @@ impl QueueStatus {
 
 /// What the queue remembers of an item without reading it again.
 #[derive(Debug, Clone)]
-struct Entry {
+struct Entry<S> {
     id: ItemId,
     bytes: u64,
+    summary: S,
+}
+
+/// A report's asset and, for a delta, its base (`None` for a full inventory).
+#[derive(Debug, Clone)]
+pub struct ReportSummary {
     asset: AssetRef,
-    /// `None` for a full inventory, else the delta's base.
     base: Option<String>,
 }
 
-impl Entry {
-    fn of(id: ItemId, bytes: u64, report: &Report) -> Entry {
-        Entry {
-            id,
-            bytes,
-            asset: report.asset.clone(),
-            base: match &report.inventory {
+impl QueueItem for Report {
+    type Summary = ReportSummary;
+    const SUFFIX: &'static str = ".json";
+    const NOUN: &'static str = "report";
+    const OVERFLOW: Overflow = Overflow::RefuseUnlessRedundant;
+
+    fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(self)
+            .map_err(|e| format!("cannot serialize report {}: {e}", self.report_id))
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    fn summary(&self) -> ReportSummary {
+        ReportSummary {
+            asset: self.asset.clone(),
+            base: match &self.inventory {
                 InventoryPayload::Full { .. } => None,
                 InventoryPayload::Delta { base, .. } => Some(base.clone()),
             },
         }
     }
 
-    /// Whether `newer` (same asset, queued later) carries everything this item does:
-    /// a full inventory does; so does a delta from the same base (the agent's deltas
-    /// are cumulative from the last acknowledged report).
-    fn superseded_by(&self, newer: &Entry) -> bool {
-        crate::same_asset(&newer.asset, &self.asset)
-            && newer.id > self.id
-            && match (&newer.base, &self.base) {
+    /// Same asset, and a full inventory; or a delta from the same base (the agent's
+    /// deltas are cumulative from the last acknowledged report).
+    fn superseded_by(older: &ReportSummary, newer: &ReportSummary) -> bool {
+        crate::same_asset(&newer.asset, &older.asset)
+            && match (&newer.base, &older.base) {
                 (None, _) => true,
                 (Some(new_base), Some(old_base)) => new_base == old_base,
                 (Some(_), None) => false,
@@ -141,11 +188,47 @@ impl Entry {
     }
 }
 
+/// One collection of host metrics: the body of a remote_write request (snappy block
+/// format around a protobuf `WriteRequest`), sent as it was queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsBatch {
+    pub body: Vec<u8>,
+}
+
+impl QueueItem for MetricsBatch {
+    type Summary = ();
+    const SUFFIX: &'static str = ".rw";
+    const NOUN: &'static str = "metrics batch";
+    const OVERFLOW: Overflow = Overflow::DropOldest;
+
+    fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        Ok(self.body.clone())
+    }
+
+    /// Decodes the body as the server will, so a damaged file is quarantined here
+    /// instead of being refused by the server.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        postwatch_metricsio::remote_write::decode_write_request(bytes, &Default::default())
+            .map_err(|e| format!("not a remote_write body: {e}"))?;
+        Ok(MetricsBatch {
+            body: bytes.to_vec(),
+        })
+    }
+
+    fn summary(&self) {}
+
+    /// Every collection carries samples of its own time: none replaces another.
+    fn superseded_by(_: &(), _: &()) -> bool {
+        false
+    }
+}
+
 /// The queue directory, locked for this process while the value lives.
-pub struct Queue {
+pub struct Queue<T: QueueItem = Report> {
     dir: PathBuf,
     limit: u64,
-    items: Vec<Entry>,
+    max_items: usize,
+    items: Vec<Entry<T::Summary>>,
     bytes: u64,
     next: u64,
     refused: u64,
@@ -153,16 +236,17 @@ pub struct Queue {
     _lock: File,
 }
 
-impl Queue {
+impl<T: QueueItem> Queue<T> {
     /// Opens (creating it if needed) the queue in `dir`, bounded to `max_bytes` of
-    /// queued reports. Items that cannot be read back are moved to `quarantine/`, each
+    /// queued items. Items that cannot be read back are moved to `quarantine/`, each
     /// with a warning ([`Queue::take_warnings`]).
-    pub fn open(dir: &Path, max_bytes: u64) -> Result<Queue, AgentError> {
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Queue<T>, AgentError> {
         create_dir(dir, 0o700)?;
         let lock = lock(dir)?;
-        let mut queue = Queue {
+        let mut queue: Queue<T> = Queue {
             dir: dir.to_owned(),
             limit: max_bytes,
+            max_items: usize::MAX,
             items: Vec::new(),
             bytes: 0,
             next: 1,
@@ -176,55 +260,83 @@ impl Queue {
             let entry = entry.map_err(|e| AgentError::io("listing", dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(TEMP_PREFIX) {
-                // A write that never reached its rename: the report was never queued.
+                // A write that never reached its rename: the item was never queued.
                 let path = entry.path();
                 fs::remove_file(&path).map_err(|e| AgentError::io("removing", &path, e))?;
-            } else if let Some(id) = ItemId::parse(&name) {
+            } else if let Some(id) = ItemId::parse(&name, T::SUFFIX) {
                 ids.push(id);
             }
         }
         ids.sort();
         for id in ids {
             queue.next = queue.next.max(id.0 + 1);
-            if let Some((report, bytes)) = queue.read_item(id)? {
+            if let Some((item, bytes)) = queue.read_item(id)? {
                 queue.bytes += bytes;
-                queue.items.push(Entry::of(id, bytes, &report));
+                queue.items.push(Entry {
+                    id,
+                    bytes,
+                    summary: item.summary(),
+                });
             }
         }
         Ok(queue)
     }
 
-    /// Appends a report. When it does not fit, queued reports it makes redundant (older
-    /// ones of the same asset, if this is a full inventory) and those other queued
-    /// reports make redundant are dropped first, oldest first; if it still does not
-    /// fit it is refused.
-    pub fn push(&mut self, report: &Report) -> Result<PushOutcome, AgentError> {
-        let bytes = serde_json::to_vec(report).map_err(|e| AgentError::Corrupt {
+    /// Also bounds the number of queued items (for metrics: a time window, in
+    /// collections). Applies from the next push.
+    pub fn with_max_items(mut self, max_items: usize) -> Queue<T> {
+        self.max_items = max_items.max(1);
+        self
+    }
+
+    fn fits(&self, size: u64) -> bool {
+        self.bytes + size <= self.limit && self.items.len() < self.max_items
+    }
+
+    /// Appends an item. When it does not fit, queued items it makes redundant and
+    /// those other queued items make redundant are dropped first, oldest first; then,
+    /// for [`Overflow::DropOldest`], the oldest items; if it still does not fit it is
+    /// refused.
+    pub fn push(&mut self, item: &T) -> Result<PushOutcome, AgentError> {
+        let bytes = item.to_bytes().map_err(|why| AgentError::Corrupt {
             path: self.dir.clone(),
-            why: format!("cannot serialize report {}: {e}", report.report_id),
+            why,
         })?;
         let size = bytes.len() as u64;
         let id = ItemId(self.next);
-        let entry = Entry::of(id, size, report);
+        let summary = item.summary();
         let mut dropped = Vec::new();
-        if self.bytes + size > self.limit {
-            let redundant: Vec<ItemId> = self
-                .items
-                .iter()
-                .filter(|old| {
-                    old.superseded_by(&entry) || self.items.iter().any(|n| old.superseded_by(n))
-                })
-                .map(|e| e.id)
-                .collect();
+        if !self.fits(size) {
+            let redundant: Vec<ItemId> =
+                self.items
+                    .iter()
+                    .filter(|old| {
+                        T::superseded_by(&old.summary, &summary)
+                            || self.items.iter().any(|n| {
+                                n.id > old.id && T::superseded_by(&old.summary, &n.summary)
+                            })
+                    })
+                    .map(|e| e.id)
+                    .collect();
             for old in redundant {
-                if self.bytes + size <= self.limit {
+                if self.fits(size) {
                     break;
                 }
                 self.remove(old)?;
                 dropped.push(old);
             }
         }
-        if self.bytes + size > self.limit {
+        // Room is made only for an item that fits the bound at all.
+        if T::OVERFLOW == Overflow::DropOldest && size <= self.limit {
+            while !self.fits(size) {
+                let Some(oldest) = self.items.first().map(|e| e.id) else {
+                    break;
+                };
+                self.remove(oldest)?;
+                dropped.push(oldest);
+            }
+        }
+        if !self.fits(size) {
             self.refused += 1;
             return Ok(PushOutcome::QueueFull {
                 bytes: self.bytes,
@@ -232,21 +344,25 @@ impl Queue {
                 report_bytes: size,
             });
         }
-        write_atomic(&self.dir.join(id.file_name()), &bytes, 0o600)?;
+        write_atomic(&self.dir.join(id.file_name(T::SUFFIX)), &bytes, 0o600)?;
         self.next += 1;
         self.bytes += size;
-        self.items.push(entry);
+        self.items.push(Entry {
+            id,
+            bytes: size,
+            summary,
+        });
         self.refused = 0;
         Ok(PushOutcome::Queued { id, dropped })
     }
 
-    /// The oldest queued report, read back from disk. Items that no longer parse are
+    /// The oldest queued item, read back from disk. Items that no longer parse are
     /// quarantined (with a warning) and skipped.
-    pub fn peek(&mut self) -> Result<Option<(ItemId, Report)>, AgentError> {
+    pub fn peek(&mut self) -> Result<Option<(ItemId, T)>, AgentError> {
         while let Some(first) = self.items.first() {
             let (id, bytes) = (first.id, first.bytes);
             match self.read_item(id)? {
-                Some((report, _)) => return Ok(Some((id, report))),
+                Some((item, _)) => return Ok(Some((id, item))),
                 None => {
                     self.items.remove(0);
                     self.bytes -= bytes;
@@ -257,7 +373,7 @@ impl Queue {
     }
 
     /// Deletes an item the server acknowledged. Acknowledging an item that is gone
-    /// (dropped as redundant meanwhile) is not an error.
+    /// (dropped meanwhile) is not an error.
     pub fn ack(&mut self, id: ItemId) -> Result<(), AgentError> {
         self.remove(id)
     }
@@ -289,7 +405,7 @@ impl Queue {
     }
 
     fn remove(&mut self, id: ItemId) -> Result<(), AgentError> {
-        let path = self.dir.join(id.file_name());
+        let path = self.dir.join(id.file_name(T::SUFFIX));
         match fs::remove_file(&path) {
             Ok(()) => sync_dir(&self.dir)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -303,20 +419,21 @@ impl Queue {
     }
 
     /// Reads an item: `None` when it vanished or was quarantined.
-    fn read_item(&mut self, id: ItemId) -> Result<Option<(Report, u64)>, AgentError> {
-        let path = self.dir.join(id.file_name());
+    fn read_item(&mut self, id: ItemId) -> Result<Option<(T, u64)>, AgentError> {
+        let path = self.dir.join(id.file_name(T::SUFFIX));
         let why = match read_limited(&path, MAX_ITEM_BYTES) {
             Ok(None) => return Ok(None),
-            Ok(Some(bytes)) => match serde_json::from_slice::<Report>(&bytes) {
-                Ok(report) => return Ok(Some((report, bytes.len() as u64))),
-                Err(e) => e.to_string(),
+            Ok(Some(bytes)) => match T::from_bytes(&bytes) {
+                Ok(item) => return Ok(Some((item, bytes.len() as u64))),
+                Err(why) => why,
             },
             Err(AgentError::Corrupt { why, .. }) => why,
             Err(e) => return Err(e),
         };
         let moved = self.quarantine(&path)?;
         self.warnings.push(format!(
-            "queued report {} is unreadable ({why}); moved it to {} and skipped it",
+            "queued {} {} is unreadable ({why}); moved it to {} and skipped it",
+            T::NOUN,
             path.display(),
             moved.display()
         ));
@@ -370,6 +487,8 @@ mod tests {
     use super::*;
     use postwatch_model::fleet::{AssetKind, FLEET_PROTOCOL_VERSION};
     use postwatch_model::{Target, TargetKind};
+
+    const SUFFIX: &str = <Report as QueueItem>::SUFFIX;
 
     fn asset(name: &str) -> AssetRef {
         AssetRef {
@@ -493,7 +612,7 @@ mod tests {
             }
         }
         // A torn write from some other tool, and a leftover temp file of a crash.
-        let second = dir.path().join(ItemId(2).file_name());
+        let second = dir.path().join(ItemId(2).file_name(SUFFIX));
         let text = fs::read(&second).unwrap();
         fs::write(&second, &text[..text.len() / 2]).unwrap();
         fs::write(dir.path().join(".tmp-00000000000000000004.json.1.0"), b"{").unwrap();
@@ -513,7 +632,7 @@ mod tests {
             .join(".tmp-00000000000000000004.json.1.0")
             .exists());
         // Corrupted after opening: found when peeked.
-        fs::write(dir.path().join(ItemId(1).file_name()), b"not json").unwrap();
+        fs::write(dir.path().join(ItemId(1).file_name(SUFFIX)), b"not json").unwrap();
         assert_eq!(ids(&mut q), ["a-3"]);
         assert_eq!(q.take_warnings().len(), 1);
         assert_eq!(
@@ -601,30 +720,129 @@ mod tests {
             r.asset.image_digest = Some(digest.to_owned());
             r
         };
-        let old = Entry::of(ItemId(1), 1, &image("i-1", "sha256:aa"));
-        let moved = Entry::of(ItemId(2), 1, &image("i-2", "sha256:bb"));
-        assert!(old.superseded_by(&moved));
-        assert!(!moved.superseded_by(&old));
-        let on = |id: u64, host: &str| {
+        let old = image("i-1", "sha256:aa").summary();
+        let moved = image("i-2", "sha256:bb").summary();
+        // Either full inventory carries everything: the queue's order decides which
+        // one is the newer.
+        assert!(Report::superseded_by(&old, &moved));
+        assert!(Report::superseded_by(&moved, &old));
+        let on = |host: &str| {
             let mut r = full("c", &"3f".repeat(32));
             r.asset.kind = AssetKind::Container;
             r.asset.host = Some(host.to_owned());
-            Entry::of(ItemId(id), 1, &r)
+            r.summary()
         };
-        assert!(!on(1, "web-1").superseded_by(&on(2, "web-2")));
-        assert!(on(1, "web-1").superseded_by(&on(2, "web-1")));
+        assert!(!Report::superseded_by(&on("web-1"), &on("web-2")));
+        assert!(Report::superseded_by(&on("web-1"), &on("web-1")));
     }
 
     #[test]
     fn a_queue_has_one_owner() {
         let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
-        match Queue::open(dir.path(), DEFAULT_MAX_BYTES) {
+        let q = Queue::<Report>::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+        match Queue::<Report>::open(dir.path(), DEFAULT_MAX_BYTES) {
             Err(AgentError::Locked { path }) => assert_eq!(path, dir.path().join(LOCK)),
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("opened twice"),
         }
         drop(q);
-        Queue::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+        Queue::<Report>::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    }
+
+    fn batch(timestamp_ms: i64) -> MetricsBatch {
+        use postwatch_model::metrics::{Labels, Sample, Series};
+        MetricsBatch {
+            body: postwatch_metricsio::remote_write::encode_write_request(
+                &[Series {
+                    labels: Labels::from_pairs([("__name__", "node_load1"), ("job", "node")]),
+                    samples: vec![Sample {
+                        timestamp_ms,
+                        value: 0.25,
+                    }],
+                }],
+                &[],
+            ),
+        }
+    }
+
+    fn timestamps(q: &mut Queue<MetricsBatch>) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Some((id, b)) = q.peek().unwrap() {
+            let decoded = postwatch_metricsio::remote_write::decode_write_request(
+                &b.body,
+                &Default::default(),
+            )
+            .unwrap();
+            out.push(decoded.series[0].samples[0].timestamp_ms);
+            q.ack(id).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn metrics_batches_keep_their_order_and_drop_the_oldest_when_full() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut q = Queue::<MetricsBatch>::open(dir.path(), DEFAULT_MAX_BYTES)
+                .unwrap()
+                .with_max_items(3);
+            for t in 1..=3 {
+                assert_eq!(
+                    q.push(&batch(t * 1000)).unwrap(),
+                    PushOutcome::Queued {
+                        id: ItemId(t as u64),
+                        dropped: vec![]
+                    }
+                );
+            }
+            // A fourth collection: the oldest goes, and the outcome says which.
+            match q.push(&batch(4000)).unwrap() {
+                PushOutcome::Queued { id, dropped } => {
+                    assert_eq!((id, dropped), (ItemId(4), vec![ItemId(1)]))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Across a restart, in order; the files carry the metrics suffix.
+        assert!(dir.path().join("00000000000000000002.rw").is_file());
+        let mut q = Queue::<MetricsBatch>::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+        assert_eq!(timestamps(&mut q), [2000, 3000, 4000]);
+
+        // The byte bound drops the oldest too; a batch larger than the bound is refused.
+        let one = batch(1).body.len() as u64;
+        let mut q = Queue::<MetricsBatch>::open(&dir.path().join("small"), one * 2).unwrap();
+        for t in 1..=5 {
+            q.push(&batch(t)).unwrap();
+        }
+        assert_eq!(timestamps(&mut q), [4, 5]);
+        let mut tiny = Queue::<MetricsBatch>::open(&dir.path().join("tiny"), one - 1).unwrap();
+        assert!(matches!(
+            tiny.push(&batch(1)).unwrap(),
+            PushOutcome::QueueFull { .. }
+        ));
+    }
+
+    #[test]
+    fn a_damaged_metrics_batch_is_quarantined() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut q = Queue::<MetricsBatch>::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+            q.push(&batch(1000)).unwrap();
+            q.push(&batch(2000)).unwrap();
+        }
+        let first = dir.path().join("00000000000000000001.rw");
+        let bytes = fs::read(&first).unwrap();
+        fs::write(&first, &bytes[..bytes.len() - 3]).unwrap();
+        let mut q = Queue::<MetricsBatch>::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+        let warnings = q.take_warnings();
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("metrics batch"),
+            "{warnings:?}"
+        );
+        assert_eq!(timestamps(&mut q), [2000]);
+        assert!(dir
+            .path()
+            .join("quarantine/00000000000000000001.rw")
+            .is_file());
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use postwatch_agent::client::{Backoff, Client, ClientConfig, SendError};
 use postwatch_agent::overlay::OverlayTree;
-use postwatch_agent::queue::{PushOutcome, Queue};
+use postwatch_agent::queue::{MetricsBatch, PushOutcome, Queue};
 use postwatch_agent::state::{Enrolment, StateDir};
 use postwatch_agent::{containers, delta, facts, watch::DbWatcher};
 use postwatch_inventory::PackageTypes;
@@ -81,6 +81,11 @@ pub struct AgentArgs {
     /// another --root they are off.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = crate::scan::parse_duration)]
     metrics_interval: Duration,
+    /// How much host metrics history is queued on disk while the server is unreachable
+    /// (delivered in order once it is back); beyond it the oldest collections are
+    /// dropped, with a warning. The queue is also bounded by --queue-limit.
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = crate::scan::parse_duration)]
+    metrics_queue: Duration,
     /// Internal: take one inventory, write it to standard output as JSON and exit (the
     /// agent runs each inventory in such a child process).
     #[arg(long, hide = true)]
@@ -115,6 +120,7 @@ impl AgentArgs {
             allow_plain_http: false,
             ca_file: None,
             metrics_interval: Duration::from_secs(15),
+            metrics_queue: Duration::from_secs(2 * 3600),
             observe_to_stdout: false,
         }
     }
@@ -174,13 +180,21 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
     };
     let enrolment = enrol(&args, &mut state, &config)?;
     let client = Client::new(&args.server, &enrolment.credential, &config)?;
+    // Host metrics run on a thread of their own from now on: an inventory can take
+    // minutes, and metrics must not wait for it.
+    if let Some(metrics) = HostMetrics::new(&args, &state_dir)? {
+        let client = Client::new(&args.server, &enrolment.credential, &config)?;
+        std::thread::Builder::new()
+            .name("host-metrics".into())
+            .spawn(move || metrics.run(&client))
+            .context("cannot start the host metrics thread")?;
+    }
     let mut queue = Queue::open(&state_dir.join("queue"), args.queue_limit)?;
     let watcher = DbWatcher::new(&args.root)
         .map_err(|e| eprintln!("agent: {e}; rescanning on the interval only"))
         .ok();
     let mut backoff = Backoff::new();
     let mut next_inventory = Instant::now();
-    let mut host_metrics = HostMetrics::new(&args);
     loop {
         if Instant::now() >= next_inventory {
             for observed in observe_in_child(&args)? {
@@ -207,9 +221,6 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
         let retry_at = (!delivered).then(|| Instant::now() + backoff.next_delay());
         loop {
             std::thread::sleep(Duration::from_millis(250));
-            if let Some(metrics) = host_metrics.as_mut() {
-                metrics.send_when_due(&client);
-            }
             let now = Instant::now();
             if watcher.as_ref().is_some_and(|w| w.changed()) {
                 next_inventory = now;
@@ -222,21 +233,27 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
     }
 }
 
-/// The host's metrics, collected and sent every `--metrics-interval` between
-/// inventories. A failed send is reported once per outage and the collection dropped:
-/// metrics are current state, the next collection replaces it.
+/// The host's metrics, collected every `--metrics-interval` on a thread of their own
+/// and queued on disk before they are sent, so that a server outage (or an agent
+/// restart during one) loses nothing: the queue is delivered in order once the server
+/// answers. It holds `--metrics-queue` worth of collections; beyond that the oldest
+/// are dropped, with a warning.
 struct HostMetrics {
     collector: postwatch_hostmetrics::Collector,
+    queue: Queue<MetricsBatch>,
     instance: String,
     interval: Duration,
-    next: Instant,
+    window: Duration,
+    /// The server is not taking batches (logged once per outage).
     failing: bool,
+    /// Oldest batches dropped since the last delivery, for one warning per outage.
+    dropped: u64,
 }
 
 impl HostMetrics {
-    fn new(args: &AgentArgs) -> Option<HostMetrics> {
+    fn new(args: &AgentArgs, state_dir: &Path) -> Result<Option<HostMetrics>> {
         if args.metrics_interval.is_zero() || args.root != Path::new("/") || args.once {
-            return None;
+            return Ok(None);
         }
         let instance = args.name.clone().unwrap_or_else(|| {
             facts::host_facts(
@@ -253,49 +270,148 @@ impl HostMetrics {
             Ok(collector) => collector,
             Err(e) => {
                 eprintln!("agent: host metrics are off: {e}");
-                return None;
+                return Ok(None);
             }
         };
-        Some(HostMetrics {
+        // One collection per interval over the window, at least one.
+        let collections = (args.metrics_queue.as_secs_f64() / args.metrics_interval.as_secs_f64())
+            .ceil()
+            .clamp(1.0, 1e9) as usize;
+        let mut queue =
+            Queue::<MetricsBatch>::open(&state_dir.join("metrics-queue"), args.queue_limit)?
+                .with_max_items(collections);
+        for w in queue.take_warnings() {
+            eprintln!("agent: {w}");
+        }
+        if !queue.is_empty() {
+            eprintln!(
+                "agent: {} host metrics collection(s) from before the restart are queued in {}; sending them first",
+                queue.len(),
+                queue.dir().display()
+            );
+        }
+        Ok(Some(HostMetrics {
             collector,
+            queue,
             instance,
             interval: args.metrics_interval,
-            next: Instant::now(),
+            window: args.metrics_queue,
             failing: false,
-        })
+            dropped: 0,
+        }))
     }
 
-    fn send_when_due(&mut self, client: &Client) {
-        let now = Instant::now();
-        if now < self.next {
-            return;
-        }
-        self.next = now + self.interval;
-        let families = match self.collector.collect() {
-            Ok(families) => families,
-            Err(e) => {
-                eprintln!("agent: host metrics: {e}");
-                return;
+    /// Collects on the interval, and sends what is queued between collections.
+    fn run(mut self, client: &Client) {
+        let mut next = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now < next {
+                std::thread::sleep(next - now);
             }
-        };
+            next += self.interval;
+            // After a stall (a suspended machine), start afresh instead of catching up.
+            if next < Instant::now() {
+                next = Instant::now() + self.interval;
+            }
+            if let Err(e) = self.collect_and_queue() {
+                eprintln!("agent: host metrics: {e:#}");
+            }
+            self.deliver(client, next);
+        }
+    }
+
+    fn collect_and_queue(&mut self) -> Result<()> {
+        let families = self.collector.collect()?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let series = postwatch_agent::host_metrics::to_series(&families, &self.instance, now_ms);
-        match client.write_metrics(&postwatch_agent::host_metrics::encode(&series)) {
-            Ok(()) if self.failing => {
-                self.failing = false;
-                eprintln!("agent: host metrics are delivered again");
+        let batch = MetricsBatch {
+            body: postwatch_agent::host_metrics::encode(&series),
+        };
+        match self.queue.push(&batch)? {
+            PushOutcome::Queued { dropped, .. } if !dropped.is_empty() => {
+                if self.dropped == 0 {
+                    eprintln!(
+                        "agent: WARNING: the host metrics queue in {} is full ({} collections, {} bytes, up to {} s of history): dropping the oldest collections until the server takes them again",
+                        self.queue.dir().display(),
+                        self.queue.len(),
+                        self.queue.status().bytes,
+                        self.window.as_secs()
+                    );
+                }
+                self.dropped += dropped.len() as u64;
             }
-            Ok(()) => {}
-            Err(e) if !self.failing => {
-                self.failing = true;
-                eprintln!(
-                    "agent: host metrics not delivered (dropped until the server answers): {e}"
-                );
+            PushOutcome::Queued { .. } => {}
+            PushOutcome::QueueFull {
+                limit,
+                report_bytes,
+                ..
+            } => eprintln!(
+                "agent: WARNING: a host metrics collection of {report_bytes} bytes is larger than the whole queue ({limit} bytes): raise --queue-limit"
+            ),
+        }
+        for w in self.queue.take_warnings() {
+            eprintln!("agent: {w}");
+        }
+        Ok(())
+    }
+
+    /// Sends queued batches oldest first until the queue is empty, the server stops
+    /// taking them, or the next collection is due.
+    fn deliver(&mut self, client: &Client, until: Instant) {
+        let mut sent = 0u64;
+        loop {
+            let (id, batch) = match self.queue.peek() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("agent: host metrics queue: {e}");
+                    return;
+                }
+            };
+            match client.write_metrics(&batch.body) {
+                Ok(()) => sent += 1,
+                Err(e) if e.is_retryable() || matches!(e.status(), Some(401 | 403)) => {
+                    // Kept for later: the server is away, or refuses this agent's
+                    // credential until someone acts.
+                    if !self.failing {
+                        self.failing = true;
+                        eprintln!(
+                            "agent: host metrics not delivered, queued in {} until the server takes them: {e}",
+                            self.queue.dir().display()
+                        );
+                    }
+                    return;
+                }
+                Err(e) => {
+                    // The server read the batch and refused (part of) it: sending it
+                    // again cannot help.
+                    eprintln!("agent: a host metrics collection was refused and dropped: {e}");
+                }
             }
-            Err(_) => {}
+            if let Err(e) = self.queue.ack(id) {
+                eprintln!("agent: host metrics queue: {e}");
+                return;
+            }
+            if Instant::now() >= until {
+                break;
+            }
+        }
+        if self.failing && sent > 0 {
+            self.failing = false;
+            let dropped = std::mem::take(&mut self.dropped);
+            eprintln!(
+                "agent: host metrics are delivered again ({} queued collection(s) left{})",
+                self.queue.len(),
+                if dropped > 0 {
+                    format!("; the {dropped} oldest were dropped while the queue was full")
+                } else {
+                    String::new()
+                }
+            );
         }
     }
 }

@@ -22,7 +22,8 @@ pub fn default_data_dir() -> PathBuf {
 pub struct ServerArgs {
     /// TOML configuration (keys: listen, data_dir, advisory_db, [tls] cert/key,
     /// [limits] body_bytes, [history] keep_days, [rematch] check_interval_secs,
-    /// [metrics] retention_days/retention_bytes, [[metrics.scrape]] jobs: see docs/metrics.md).
+    /// [metrics] retention_days/retention_bytes, [[metrics.scrape]] jobs,
+    /// [[metrics.remote_write]] destinations: see docs/metrics.md and README).
     /// Environment: POSTWATCH_LISTEN, POSTWATCH_DATA, POSTWATCH_DB, POSTWATCH_TLS_CERT,
     /// POSTWATCH_TLS_KEY. Flags override both.
     #[arg(long, value_name = "FILE")]
@@ -69,6 +70,36 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Runs `main` on a fresh runtime, then stops the runtime without waiting more than a
+/// few seconds for blocking work still in flight (a re-match of a big inventory), so
+/// that a stop request ends the process promptly.
+fn run_until_stopped(
+    main: impl std::future::Future<Output = Result<ExitCode>>,
+) -> Result<ExitCode> {
+    let runtime = runtime()?;
+    let result = runtime.block_on(main);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers, `docker stop` and
+/// `kill` send): both mean "stop gracefully".
+async fn stop_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(e) => {
+            eprintln!("cannot listen for SIGTERM ({e}); stop with Ctrl-C");
+            tokio::signal::ctrl_c().await.ok();
+        }
+    }
+}
+
 fn scheme(config: &Config) -> &'static str {
     if config.tls.is_some() {
         "https"
@@ -81,10 +112,10 @@ fn scheme(config: &Config) -> &'static str {
 pub fn server(args: ServerArgs) -> Result<ExitCode> {
     let config = args.config()?;
     let scheme = scheme(&config);
-    runtime()?.block_on(async move {
+    run_until_stopped(async move {
         let running = postwatch_server::start(config).await?;
         eprintln!("postwatch server listening on {scheme}://{}", running.addr);
-        tokio::signal::ctrl_c().await.ok();
+        stop_requested().await;
         eprintln!("stopping…");
         running.shutdown().await?;
         Ok(ExitCode::SUCCESS)
@@ -161,7 +192,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
     config.advisory_db = Some(args.db.unwrap_or_else(postwatch_advisory::default_db_path));
     config.validate()?;
     let advisory_db = config.advisory_db.clone();
-    runtime()?.block_on(async move {
+    run_until_stopped(async move {
         let running = postwatch_server::start(config).await?;
         let store = running.state.store.clone();
         let api_token = kept_secret(&data.join("api-token"), || {
@@ -190,8 +221,10 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
                 }
             })
         });
-        tokio::signal::ctrl_c().await.ok();
+        stop_requested().await;
         eprintln!("stopping…");
+        // The agent thread ends with the process: what it queued is on disk, and a
+        // report in flight is sent again by the next run.
         drop(agent_thread);
         running.shutdown().await?;
         Ok(ExitCode::SUCCESS)

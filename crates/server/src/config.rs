@@ -45,16 +45,198 @@ pub struct MetricsConfig {
     #[serde(default)]
     pub scrape: Vec<postwatch_metricsio::scrape::ScrapeConfig>,
     /// `[[metrics.remote_write]] url = "http://…/api/v1/write"`: every sample stored is
-    /// also forwarded to these Prometheus-compatible stores (queued, retried on 5xx).
+    /// also forwarded to these Prometheus-compatible stores (queued on disk in
+    /// `DATA/metrics-forward/`, retried until delivered).
     #[serde(default)]
     pub remote_write: Vec<ForwardConfig>,
 }
 
 /// One remote_write destination.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
     pub url: String,
+    /// `Authorization: Bearer …`, given here or in a file (re-read at every send).
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// Extra request headers, e.g. `{ "X-Scope-OrgID" = "team-a" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// `ca_file` (PEM) to trust instead of the public roots, and `server_name`.
+    #[serde(default)]
+    pub tls: postwatch_metricsio::http::TlsOptions,
+    /// Bound on the on-disk queue of samples not yet delivered; beyond it the oldest
+    /// are dropped with a warning (default 1 GiB; the store's retention bounds its age).
+    #[serde(default = "default_forward_queue_bytes")]
+    pub queue_max_bytes: u64,
+}
+
+impl std::fmt::Debug for ForwardConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs and panics.
+        f.debug_struct("ForwardConfig")
+            .field("url", &self.url)
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "…"))
+            .field("bearer_token_file", &self.bearer_token_file)
+            .field("basic_auth", &self.basic_auth)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("tls", &self.tls)
+            .field("queue_max_bytes", &self.queue_max_bytes)
+            .finish()
+    }
+}
+
+/// `basic_auth = { username = "…", password = "…" }` (or `password_file`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+fn default_forward_queue_bytes() -> u64 {
+    1 << 30
+}
+
+/// Headers the sender sets itself (or the auth keys do): not overridable by `headers`.
+const RESERVED_HEADERS: [&str; 5] = [
+    "authorization",
+    "content-encoding",
+    "content-type",
+    "content-length",
+    "x-prometheus-remote-write-version",
+];
+
+impl ForwardConfig {
+    /// The sender's credentials.
+    pub fn auth(&self) -> postwatch_metricsio::remote_write::sender::Auth {
+        use postwatch_metricsio::remote_write::sender::{Auth, Secret};
+        if let Some(token) = &self.bearer_token {
+            return Auth::Bearer(Secret::Inline(token.clone()));
+        }
+        if let Some(file) = &self.bearer_token_file {
+            return Auth::Bearer(Secret::File(file.clone()));
+        }
+        match &self.basic_auth {
+            Some(basic) => Auth::Basic {
+                username: basic.username.clone(),
+                password: match (&basic.password, &basic.password_file) {
+                    (_, Some(file)) => Secret::File(file.clone()),
+                    (Some(password), None) => Secret::Inline(password.clone()),
+                    (None, None) => Secret::Inline(String::new()),
+                },
+            },
+            None => Auth::None,
+        }
+    }
+
+    /// Checks one destination; `key` is `metrics.remote_write[i]`.
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(invalid(
+                &format!("{key}.url"),
+                format!("{:?} is not an http(s) URL", self.url),
+            ));
+        }
+        let ways = [
+            self.bearer_token.is_some(),
+            self.bearer_token_file.is_some(),
+            self.basic_auth.is_some(),
+        ];
+        if ways.iter().filter(|&&w| w).count() > 1 {
+            return Err(invalid(
+                key,
+                "give one of bearer_token, bearer_token_file and basic_auth",
+            ));
+        }
+        if self
+            .bearer_token
+            .as_ref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(invalid(&format!("{key}.bearer_token"), "is empty"));
+        }
+        let readable = |sub: &str, path: &Path| -> Result<(), ConfigError> {
+            std::fs::read(path).map(|_| ()).map_err(|e| {
+                invalid(
+                    &format!("{key}.{sub}"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })
+        };
+        if let Some(file) = &self.bearer_token_file {
+            readable("bearer_token_file", file)?;
+        }
+        if let Some(basic) = &self.basic_auth {
+            if basic.username.is_empty() {
+                return Err(invalid(&format!("{key}.basic_auth.username"), "is empty"));
+            }
+            match (&basic.password, &basic.password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        &format!("{key}.basic_auth"),
+                        "give password or password_file, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        &format!("{key}.basic_auth"),
+                        "needs password or password_file",
+                    ))
+                }
+                (None, Some(file)) => readable("basic_auth.password_file", file)?,
+                (Some(_), None) => {}
+            }
+        }
+        for (name, value) in &self.headers {
+            let header_key = format!("{key}.headers.{name}");
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(token) {
+                return Err(invalid(&header_key, "is not a valid HTTP header name"));
+            }
+            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(invalid(
+                    &header_key,
+                    "is set by the sender itself (use bearer_token or basic_auth for Authorization)",
+                ));
+            }
+            if value.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(invalid(&header_key, "holds a control character"));
+            }
+        }
+        if let Some(ca) = &self.tls.ca_file {
+            postwatch_metricsio::http::TlsClient::new(&self.tls).map_err(|e| {
+                invalid(
+                    &format!("{key}.tls.ca_file"),
+                    format!("{}: {e}", ca.display()),
+                )
+            })?;
+        }
+        if self.queue_max_bytes < 1 << 20 {
+            return Err(invalid(
+                &format!("{key}.queue_max_bytes"),
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for MetricsConfig {
@@ -279,12 +461,7 @@ impl Config {
             }
         }
         for (i, forward) in self.metrics.remote_write.iter().enumerate() {
-            if !(forward.url.starts_with("http://") || forward.url.starts_with("https://")) {
-                return Err(invalid(
-                    &format!("metrics.remote_write[{i}].url"),
-                    format!("{:?} is not an http(s) URL", forward.url),
-                ));
-            }
+            forward.validate(&format!("metrics.remote_write[{i}]"))?;
         }
         if self.history.keep_days == 0 {
             return Err(invalid("history.keep_days", "must be at least 1"));
@@ -327,6 +504,73 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("history.keep_days"));
+    }
+
+    #[test]
+    fn forward_destinations_are_checked_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t\n").unwrap();
+        let check = |body: &str| {
+            parse(&format!(
+                "data_dir = \"/tmp/x\"\n[[metrics.remote_write]]\nurl = \"http://127.0.0.1:9/api/v1/write\"\n{body}"
+            ))
+            .and_then(|c| c.validate().map(|_| c))
+        };
+        let ok = check(&format!(
+            "bearer_token_file = {token:?}\nheaders = {{ \"X-Scope-OrgID\" = \"a\" }}\n"
+        ))
+        .unwrap();
+        assert!(matches!(
+            ok.metrics.remote_write[0].auth(),
+            postwatch_metricsio::remote_write::sender::Auth::Bearer(_)
+        ));
+        let error = |body: &str| match check(body) {
+            Ok(_) => panic!("accepted: {body}"),
+            Err(e) => e.to_string(),
+        };
+        for (body, key) in [
+            (
+                "bearer_token = \"a\"\nbasic_auth = { username = \"u\", password = \"p\" }\n",
+                "`metrics.remote_write[0]`",
+            ),
+            (
+                "bearer_token_file = \"/nonexistent/token\"\n",
+                "metrics.remote_write[0].bearer_token_file",
+            ),
+            (
+                "basic_auth = { username = \"u\" }\n",
+                "metrics.remote_write[0].basic_auth",
+            ),
+            (
+                "basic_auth = { username = \"u\", password = \"p\", password_file = \"/x\" }\n",
+                "metrics.remote_write[0].basic_auth",
+            ),
+            (
+                "headers = { Authorization = \"Bearer x\" }\n",
+                "metrics.remote_write[0].headers.Authorization",
+            ),
+            (
+                "headers = { \"Bad Name\" = \"x\" }\n",
+                "metrics.remote_write[0].headers.Bad Name",
+            ),
+            (
+                "tls = { ca_file = \"/nonexistent/ca.pem\" }\n",
+                "metrics.remote_write[0].tls.ca_file",
+            ),
+            (
+                "queue_max_bytes = 10\n",
+                "metrics.remote_write[0].queue_max_bytes",
+            ),
+        ] {
+            let e = error(body);
+            assert!(e.contains(key), "{body}: {e}");
+        }
+        // An unknown key is named by the parser.
+        assert!(error("bearer_tokn = \"a\"\n").contains("bearer_tokn"));
+        // Secrets never reach debug output.
+        let c = check("basic_auth = { username = \"u\", password = \"hunter2\" }\n").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! authenticated tokens so that remote_write senders and dashboards refreshing every few
 //! seconds do not hash and look up their token on every request.
 
-use crate::config::MetricsConfig;
+use crate::config::{ForwardConfig, MetricsConfig};
 use postwatch_fleetstore::{FleetStore, Principal};
+use postwatch_metricsio::remote_write::sender::spool::SpoolOptions;
 use postwatch_metricsio::remote_write::sender::{RemoteWriteSender, SenderConfig};
 use postwatch_metricsio::remote_write::{DecodeLimits, WriteMetadata};
 use postwatch_metricsio::scrape::{spawn_scraper, MetadataCallback, ScrapeHandle};
@@ -30,8 +31,8 @@ pub struct MetricsState {
     sink: Arc<StoreAndForward>,
 }
 
-/// The store, then the forwarding queues: what remote_write and scrapes append to.
-/// The outcome is the store's; a forward queue that is full counts its own drops.
+/// The store, then the forwarding spools: what remote_write and scrapes append to.
+/// The outcome is the store's; a spool that cannot be written counts its own refusals.
 pub struct StoreAndForward {
     store: Arc<Store>,
     forward: Vec<RemoteWriteSender>,
@@ -48,6 +49,77 @@ impl SampleSink for StoreAndForward {
     }
 }
 
+/// Starts the sender of one `[[metrics.remote_write]]` destination, its queue a spool
+/// under `forward_dir` named after the destination (URL and headers), so that a
+/// restart finds what it had not yet delivered.
+fn spawn_forward(
+    config: &ForwardConfig,
+    forward_dir: &Path,
+    max_age: Duration,
+) -> Result<RemoteWriteSender, postwatch_tsdb::Error> {
+    let dir = forward_dir.join(spool_name(config));
+    let io_error = |source: std::io::Error| postwatch_tsdb::Error::Io {
+        path: dir.clone(),
+        source,
+    };
+    let mut sender = SenderConfig::new(config.url.clone());
+    sender.auth = config.auth();
+    sender.headers = config
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if config.url.starts_with("https://") {
+        let tls = postwatch_metricsio::http::TlsClient::new(&config.tls)
+            .map_err(|e| io_error(std::io::Error::other(e.to_string())))?;
+        sender.tls = Some(tls);
+    }
+    RemoteWriteSender::spawn_spooled(
+        sender,
+        SpoolOptions {
+            dir: dir.clone(),
+            max_bytes: config.queue_max_bytes,
+            max_age,
+        },
+    )
+    .map_err(io_error)
+}
+
+/// A directory name for a destination's spool: readable (the URL's characters) and
+/// unique (an FNV-1a hash of the URL and the headers, which tell tenants apart; a
+/// fixed function, so the name survives upgrades).
+fn spool_name(config: &ForwardConfig) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    feed(config.url.as_bytes());
+    for (name, value) in &config.headers {
+        feed(name.to_ascii_lowercase().as_bytes());
+        feed(value.as_bytes());
+    }
+    let readable: String = config
+        .url
+        .split_once("://")
+        .map_or(config.url.as_str(), |(_, rest)| rest)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    format!("{readable}-{hash:016x}")
+}
+
 impl MetricsState {
     /// Opens (or creates) the store under `data_dir/metrics`; forwarding senders start on
     /// the current tokio runtime.
@@ -61,11 +133,12 @@ impl MetricsState {
             ..postwatch_tsdb::Options::default()
         };
         let store = Arc::new(Store::open(data_dir.join("metrics"), options)?);
+        let max_age = Duration::from_secs(u64::from(config.retention_days) * 86_400);
         let forward = config
             .remote_write
             .iter()
-            .map(|f| RemoteWriteSender::spawn(SenderConfig::new(f.url.clone())))
-            .collect();
+            .map(|f| spawn_forward(f, &data_dir.join("metrics-forward"), max_age))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(MetricsState {
             sink: Arc::new(StoreAndForward {
                 store: store.clone(),

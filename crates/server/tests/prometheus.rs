@@ -338,3 +338,374 @@ async fn a_real_prometheus_remote_writes_and_the_query_api_answers_like_promethe
     .unwrap();
     running.shutdown().await.unwrap();
 }
+
+/// bcrypt (cost 4) of `forward-s3cret`, made with Python's `crypt` module: the
+/// receiving Prometheus' `--web.config.file` takes only hashes.
+const FORWARD_PASSWORD_HASH: &str = "$2b$04$ILhED0LiNnzu3KnPZbN3MOv9QPLfPypgShAHgmhmaKGWRfuA3hdCK";
+const PROXY_TOKEN: &str = "proxy-t0ken";
+
+/// A CA and a certificate for 127.0.0.1 it signs, made with openssl in `dir`
+/// (`ca.pem`, `cert.pem`, `key.pem`); `None` (a skip, outside CI) without openssl.
+fn make_certificates(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=postwatch-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "cert.pem",
+        ],
+    ];
+    for args in steps {
+        let made = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|status| status.success()) {
+            assert!(!in_ci(), "openssl is needed to make test certificates");
+            eprintln!("SKIPPED: openssl could not make test certificates");
+            return None;
+        }
+    }
+    Some(dir.join("ca.pem"))
+}
+
+/// A server in a runtime of its own, so that dropping the runtime closes everything
+/// the server opened (as a process exit would) and the data directory can be opened
+/// again.
+fn start_in_runtime(
+    config: &std::path::Path,
+) -> (tokio::runtime::Runtime, postwatch_server::Running) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = Config::from_file(config).expect("config parses");
+    let running = runtime.block_on(start(config)).expect("server starts");
+    (runtime, running)
+}
+
+fn stop_runtime(runtime: tokio::runtime::Runtime, running: postwatch_server::Running) {
+    runtime.block_on(running.shutdown()).unwrap();
+    runtime.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// Writes `forward_probe` samples `values` (one a second, ending two minutes ago plus
+/// the value) to the server's remote_write endpoint.
+fn write_probe(base: &str, token: &str, start_ms: i64, values: std::ops::Range<i64>) {
+    use postwatch_model::metrics::{Labels, Sample, Series};
+    let series = Series {
+        labels: Labels::from_pairs([("__name__", "forward_probe"), ("job", "probe")]),
+        samples: values
+            .map(|v| Sample {
+                timestamp_ms: start_ms + v * 1000,
+                value: v as f64,
+            })
+            .collect(),
+    };
+    let body = postwatch_metricsio::remote_write::encode_write_request(&[series], &[]);
+    let response = ureq::post(&format!("{base}/api/v1/write"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .send(&body[..])
+        .expect("remote_write to the server");
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+/// What the token proxy let through and refused.
+#[derive(Default)]
+struct ProxyLog {
+    forwarded: usize,
+    refused: usize,
+    upstream_failures: usize,
+}
+
+/// A loopback proxy that admits only `Authorization: Bearer PROXY_TOKEN` with
+/// `X-Scope-OrgID: team-a` and passes the request on to a Prometheus receiver.
+fn start_token_proxy(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    upstream: String,
+) -> std::sync::Arc<std::sync::Mutex<ProxyLog>> {
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::{Arc, Mutex};
+    let log = Arc::new(Mutex::new(ProxyLog::default()));
+    let kept = Arc::clone(&log);
+    let app = axum::Router::new().route(
+        "/api/v1/write",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let log = Arc::clone(&kept);
+            let upstream = upstream.clone();
+            async move {
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                if header("authorization") != Some(&format!("Bearer {PROXY_TOKEN}"))
+                    || header("x-scope-orgid") != Some("team-a")
+                {
+                    log.lock().unwrap().refused += 1;
+                    return StatusCode::UNAUTHORIZED;
+                }
+                let status = tokio::task::spawn_blocking(move || {
+                    ureq::post(&upstream)
+                        .header("Content-Encoding", "snappy")
+                        .header("Content-Type", "application/x-protobuf")
+                        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                        .config()
+                        .http_status_as_error(false)
+                        .build()
+                        .send(&body[..])
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(502)
+                })
+                .await
+                .unwrap_or(502);
+                let mut log = log.lock().unwrap();
+                if (200..300).contains(&status) {
+                    log.forwarded += 1;
+                } else {
+                    log.upstream_failures += 1;
+                }
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+        }),
+    );
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .expect("proxy port");
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    log
+}
+
+fn prometheus_receiver(
+    dir: &std::path::Path,
+    name: &str,
+    port: u16,
+    web_config: Option<&std::path::Path>,
+) -> Killed {
+    std::fs::write(dir.join("empty.yml"), "global: {}\n").unwrap();
+    let mut command = Command::new("/usr/bin/prometheus");
+    command
+        .arg(format!("--config.file={}", dir.join("empty.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join(name).display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(web_config) = web_config {
+        command.arg(format!("--web.config.file={}", web_config.display()));
+    }
+    Killed(command.spawn().expect("prometheus starts"))
+}
+
+/// A GET over http or https (trusting `ca`), with our own client: the status and the
+/// JSON body, `None` while nothing answers.
+fn fetch(url: &str, auth: Option<&str>, ca: Option<&std::path::Path>) -> Option<(u16, Value)> {
+    use postwatch_metricsio::http::{request_with_tls, TlsClient, TlsOptions};
+    let tls = ca.map(|ca| {
+        TlsClient::new(&TlsOptions {
+            ca_file: Some(ca.to_owned()),
+            server_name: None,
+        })
+        .expect("the test CA loads")
+    });
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let response = runtime
+        .block_on(request_with_tls(
+            url,
+            &headers,
+            None,
+            Duration::from_secs(10),
+            1 << 20,
+            tls.as_ref(),
+        ))
+        .ok()?;
+    Some((
+        response.status,
+        serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+    ))
+}
+
+/// `count_over_time` and `sum_over_time` of the probe at a receiver, once it answers.
+fn probe_at(
+    receiver: &str,
+    auth: Option<&str>,
+    ca: Option<&std::path::Path>,
+) -> Option<(f64, f64)> {
+    let value = |q: &str| -> Option<f64> {
+        let url = format!("{receiver}/api/v1/query?query={}", form_urlencoded_like(q));
+        let (_, body) = fetch(&url, auth, ca)?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    };
+    Some((
+        value("count_over_time(forward_probe{job=\"probe\"}[15m])")?,
+        value("sum_over_time(forward_probe{job=\"probe\"}[15m])")?,
+    ))
+}
+
+#[test]
+fn forwarding_is_authenticated_and_loses_nothing_across_an_outage_and_a_restart() {
+    if !have("/usr/bin/prometheus") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ca) = make_certificates(dir.path()) else {
+        return;
+    };
+    let password_file = dir.path().join("forward-password");
+    std::fs::write(&password_file, "forward-s3cret\n").unwrap();
+    let token_file = dir.path().join("proxy-token");
+    std::fs::write(&token_file, format!("{PROXY_TOKEN}\n")).unwrap();
+    let (basic_port, plain_port, proxy_port) = (free_port(), free_port(), free_port());
+    let config_path = dir.path().join("postwatch.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\
+             [[metrics.remote_write]]\nurl = \"https://127.0.0.1:{basic_port}/api/v1/write\"\n\
+             basic_auth = {{ username = \"forwarder\", password_file = {password_file:?} }}\n\
+             tls = {{ ca_file = {ca:?} }}\n\
+             [[metrics.remote_write]]\nurl = \"http://127.0.0.1:{proxy_port}/api/v1/write\"\n\
+             bearer_token_file = {token_file:?}\nheaders = {{ \"X-Scope-OrgID\" = \"team-a\" }}\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    let start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 120_000;
+
+    // Both destinations are down: the server stores and spools, then stops.
+    let (runtime, running) = start_in_runtime(&config_path);
+    let token = running.state.store.create_api_token("test").unwrap();
+    write_probe(&format!("http://{}", running.addr), &token, start_ms, 0..30);
+    std::thread::sleep(Duration::from_millis(500));
+    stop_runtime(runtime, running);
+    let spooled: u64 = std::fs::read_dir(dir.path().join("data/metrics-forward"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(spooled > 0, "nothing spooled for the absent destinations");
+
+    // The destinations come up: one behind Prometheus' own basic auth, one behind a
+    // token proxy. The restarted server delivers the backlog, then new samples.
+    let web_config = dir.path().join("web.yml");
+    std::fs::write(
+        &web_config,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  forwarder: {FORWARD_PASSWORD_HASH}\n",
+            dir.path().join("cert.pem").display(),
+            dir.path().join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    let _basic = prometheus_receiver(dir.path(), "basic", basic_port, Some(&web_config));
+    let _plain = prometheus_receiver(dir.path(), "plain", plain_port, None);
+    let proxy_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let proxy_log = start_token_proxy(
+        &proxy_runtime,
+        proxy_port,
+        format!("http://127.0.0.1:{plain_port}/api/v1/write"),
+    );
+    let (runtime, running) = start_in_runtime(&config_path);
+    write_probe(
+        &format!("http://{}", running.addr),
+        &token,
+        start_ms,
+        30..60,
+    );
+
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("forwarder:forward-s3cret")
+    );
+    let expected = (60.0, (0..60).sum::<i64>() as f64);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (mut at_basic, mut at_plain) = (None, None);
+    while Instant::now() < deadline {
+        at_basic = probe_at(
+            &format!("https://127.0.0.1:{basic_port}"),
+            Some(&basic),
+            Some(&ca),
+        );
+        at_plain = probe_at(&format!("http://127.0.0.1:{plain_port}"), None, None);
+        if at_basic == Some(expected) && at_plain == Some(expected) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Without credentials the receiver refuses: the samples below came with them.
+    let unauthenticated = fetch(
+        &format!("https://127.0.0.1:{basic_port}/api/v1/query?query=up"),
+        None,
+        Some(&ca),
+    );
+    assert_eq!(unauthenticated.map(|(status, _)| status), Some(401));
+    assert_eq!(at_basic, Some(expected), "basic-auth destination");
+    assert_eq!(at_plain, Some(expected), "token-proxy destination");
+    {
+        let log = proxy_log.lock().unwrap();
+        assert!(log.forwarded > 0);
+        // Every request carried the token and the tenant header. (Requests before
+        // the upstream Prometheus listened got 502 and were retried.)
+        assert_eq!(log.refused, 0);
+    }
+    stop_runtime(runtime, running);
+    proxy_runtime.shutdown_timeout(Duration::from_secs(1));
+}
