@@ -62,8 +62,9 @@ pub struct AgentArgs {
     no_in_use: bool,
     /// Also report each running container (from its own root filesystem) and, when the
     /// runtime's storage holds its layers (docker overlay2, podman/CRI-O
-    /// containers/storage), its image as an asset of its own. With --root, the
-    /// containers the runtimes under it recorded as running, read from their layers.
+    /// containers/storage, containerd's overlayfs or native snapshotter, Kubernetes
+    /// included), its image as an asset of its own. With --root, the containers the
+    /// runtimes under it recorded, read from their layers.
     #[arg(long)]
     containers: bool,
     /// Allow http:// to a server that is not on this machine (the credential then
