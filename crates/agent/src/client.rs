@@ -709,6 +709,7 @@ mod tests {
                 image_digest: None,
             },
             facts: None,
+            container: None,
             inventory: InventoryPayload::Full {
                 target: Target {
                     name: "host".into(),

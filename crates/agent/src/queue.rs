@@ -535,6 +535,7 @@ mod tests {
             taken_at: "2026-01-02T03:04:05Z".to_owned(),
             asset: asset(host),
             facts: None,
+            container: None,
             inventory,
             in_use: None,
         }

@@ -12,7 +12,8 @@ use postwatch_agent::state::{Enrolment, StateDir};
 use postwatch_agent::{containers, delta, facts, watch::DbWatcher};
 use postwatch_inventory::PackageTypes;
 use postwatch_model::fleet::{
-    AssetKind, AssetRef, HostFacts, InventoryPayload, Report, FLEET_PROTOCOL_VERSION,
+    AssetKind, AssetRef, ContainerFacts, HostFacts, InventoryPayload, Report,
+    FLEET_PROTOCOL_VERSION,
 };
 use postwatch_model::{InUseSummary, OsInfo, Package, Target, TargetKind};
 use postwatch_target::{Limits, OpenOptions};
@@ -150,6 +151,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 struct Observed {
     asset: AssetRef,
     facts: Option<HostFacts>,
+    container: Option<ContainerFacts>,
     target: Target,
     os: Option<OsInfo>,
     packages: Vec<Package>,
@@ -605,6 +607,7 @@ fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
             image_digest: None,
         },
         facts: Some(host_facts),
+        container: None,
         target,
         os,
         packages,
@@ -655,6 +658,12 @@ fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
                             image_digest: c.image_digest.clone(),
                         },
                         facts: None,
+                        container: Some(ContainerFacts::new(
+                            &c.container.runtime,
+                            c.name.clone(),
+                            c.image.clone(),
+                            &c.labels,
+                        )),
                         target,
                         os,
                         packages,
@@ -685,6 +694,7 @@ fn observe(args: &AgentArgs) -> Result<Vec<Observed>> {
                             image_digest: image.digest.clone(),
                         },
                         facts: None,
+                        container: None,
                         target,
                         os,
                         packages,
@@ -730,6 +740,7 @@ fn queue_report(state: &mut StateDir, queue: &mut Queue, o: Observed) -> Result<
             .unwrap_or_default(),
         asset: o.asset.clone(),
         facts: o.facts,
+        container: o.container,
         inventory,
         in_use: o.in_use,
     };

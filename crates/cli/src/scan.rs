@@ -452,6 +452,7 @@ fn upload(server: &str, args: &ScanArgs, inventory: &Inventory) -> Result<()> {
             .unwrap_or_default(),
         asset,
         facts: None,
+        container: None,
         inventory: InventoryPayload::Full {
             target: inventory.target.clone(),
             os: inventory.os.clone(),

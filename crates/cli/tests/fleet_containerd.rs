@@ -466,4 +466,21 @@ fn containerd_images_and_containers_are_assets_linked_to_each_other() {
             json!([image_name.as_str()])
         );
     }
+
+    // What the runtime says about the Kubernetes container reaches the fleet: its pod
+    // name, runtime, image and labels, and the name finds it.
+    let web = containers.iter().find(|a| a["name"] == "web-app").unwrap();
+    assert_eq!(web["container"]["runtime"], "containerd", "{web}");
+    assert_eq!(web["container"]["name"], "shop/web-7d4b9/app", "{web}");
+    assert_eq!(web["container"]["image"], layered_name.as_str(), "{web}");
+    assert_eq!(
+        web["container"]["labels"]["io.kubernetes.pod.namespace"],
+        "shop"
+    );
+    let found = get(
+        &format!("{}/api/v1/assets?kind=container&name=web-7d4b9", server.url),
+        &user,
+    );
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["name"], "web-app");
 }

@@ -355,6 +355,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             report_id: format!("{i}-0"),
             taken_at: "2025-01-01T06:00:00Z".into(),
             facts: (asset.kind == AssetKind::Host).then(|| facts(i)),
+            container: None,
             inventory: InventoryPayload::Full {
                 target: Target {
                     name: asset.name.clone(),
@@ -408,6 +409,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             taken_at: "2025-01-02T06:00:00Z".into(),
             asset: asset_ref(i),
             facts: None,
+            container: None,
             inventory: InventoryPayload::Delta {
                 base: format!("{i}-0"),
                 os: None,

@@ -388,6 +388,13 @@ impl Store {
                 .map(|f| encode_text(f, "host facts"))
                 .transpose()?;
             let os_text = os.as_ref().map(|o| encode_text(o, "OS")).transpose()?;
+            // Absent container facts keep the stored ones, as for host facts.
+            let container_text = report
+                .container
+                .as_ref()
+                .map(|c| encode_text(c, "container facts"))
+                .transpose()?;
+            let container_name = report.container.as_ref().and_then(|c| c.name.as_deref());
             let target_text = target.map(|t| encode_text(t, "target")).transpose()?;
             let in_use = report.in_use.as_ref().map(|u| {
                 let mut u = u.clone();
@@ -414,7 +421,9 @@ impl Store {
                             facts = ?5, target = COALESCE(?6, target), os = ?7, os_label = ?8,
                             cpu_cores = ?9, memory_bytes = ?10,
                             in_use = ?11, in_use_packages = ?12,
-                            latest_report_id = ?13, taken_at = ?14, last_seen = ?15
+                            latest_report_id = ?13, taken_at = ?14, last_seen = ?15,
+                            container = COALESCE(?16, container),
+                            container_name = COALESCE(?17, container_name)
                          WHERE id = ?1",
                     )
                     .and_then(|mut st| {
@@ -433,7 +442,9 @@ impl Store {
                             in_use_packages,
                             report.report_id,
                             report.taken_at,
-                            now
+                            now,
+                            container_text,
+                            container_name
                         ])
                     })
                     .ctx_with(|| format!("updating {kind} {name}"))?;
@@ -443,9 +454,10 @@ impl Store {
                     tx.prepare_cached(
                         "INSERT INTO assets(kind, name, host, image_digest, agent_id, facts,
                             target, os, os_label, cpu_cores, memory_bytes, in_use,
-                            in_use_packages, latest_report_id, taken_at, first_seen, last_seen)
+                            in_use_packages, latest_report_id, taken_at, first_seen, last_seen,
+                            container, container_name)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                            ?15, ?16, ?16)",
+                            ?15, ?16, ?16, ?17, ?18)",
                     )
                     .and_then(|mut st| {
                         st.execute(params![
@@ -464,7 +476,9 @@ impl Store {
                             in_use_packages,
                             report.report_id,
                             report.taken_at,
-                            now
+                            now,
+                            container_text,
+                            container_name
                         ])
                     })
                     .ctx_with(|| format!("creating {kind} {name}"))?;

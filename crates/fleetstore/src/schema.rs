@@ -9,7 +9,7 @@ use std::path::Path;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// In order; `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[v1_initial, v2_risk_history_and_aliases];
+const MIGRATIONS: &[Migration] = &[v1_initial, v2_risk_history_and_aliases, v3_container_facts];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -229,4 +229,13 @@ CREATE INDEX vuln_aliases_vuln ON vuln_aliases(vuln_id);
 ",
     )?;
     crate::findings::backfill_aliases(tx)
+}
+
+fn v3_container_facts(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+ALTER TABLE assets ADD COLUMN container TEXT;       -- ContainerFacts JSON
+ALTER TABLE assets ADD COLUMN container_name TEXT;  -- its name, for search
+",
+    )
 }

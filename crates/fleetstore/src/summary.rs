@@ -24,7 +24,8 @@ pub const MAX_ASSETS_LIMIT: u32 = 10_000;
 const ASSET_COLUMNS: &str = "id, kind, name, host, image_digest, agent_id, facts, os, os_label,
     first_seen, last_seen, latest_report_id, taken_at, package_count,
     open_critical, open_high, open_medium, open_low, open_unknown,
-    open_kev, open_in_use, open_fixable, in_use_packages, risk_max, risk_total, findings_at";
+    open_kev, open_in_use, open_fixable, in_use_packages, risk_max, risk_total, findings_at,
+    container";
 
 /// The columns of [`ASSET_COLUMNS`] before JSON decoding.
 struct AssetRow {
@@ -50,6 +51,7 @@ struct AssetRow {
     risk_max: f64,
     risk_total: f64,
     findings_at: Option<i64>,
+    container: Option<String>,
 }
 
 fn asset_row(r: &Row<'_>) -> rusqlite::Result<AssetRow> {
@@ -76,6 +78,7 @@ fn asset_row(r: &Row<'_>) -> rusqlite::Result<AssetRow> {
         risk_max: r.get(23)?,
         risk_total: r.get(24)?,
         findings_at: r.get(25)?,
+        container: r.get(26)?,
     })
 }
 
@@ -109,6 +112,10 @@ impl AssetRow {
             os: self
                 .os
                 .map(|t| decode_text(&t, || format!("OS of asset {id}")))
+                .transpose()?,
+            container: self
+                .container
+                .map(|t| decode_text(&t, || format!("container facts of asset {id}")))
                 .transpose()?,
             os_label: self.os_label,
             first_seen: rfc3339(self.first_seen),
@@ -242,7 +249,9 @@ fn asset_where(filter: &AssetFilter) -> (String, Vec<Value>) {
         values.push(Value::Text(kind.as_str().into()));
     }
     if let Some(part) = filter.name_contains.as_deref().filter(|p| !p.is_empty()) {
-        terms.push("name LIKE ? ESCAPE '\\'");
+        // A container is also found by its runtime name (a Kubernetes pod's).
+        terms.push("(name LIKE ? ESCAPE '\\' OR container_name LIKE ? ESCAPE '\\')");
+        values.push(Value::Text(like_pattern(part)));
         values.push(Value::Text(like_pattern(part)));
     }
     if let Some(host) = &filter.host {

@@ -1,7 +1,7 @@
 //! What the store's queries take and return. Every result serializes to the JSON the
 //! server answers with; times are RFC 3339 strings in UTC, days `YYYY-MM-DD`.
 
-use postwatch_model::fleet::{AssetKind, HostFacts};
+use postwatch_model::fleet::{AssetKind, ContainerFacts, HostFacts};
 use postwatch_model::{Finding, InUse, InUseSummary, OsInfo, Package, Severity, Target};
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +112,9 @@ pub struct AssetSummary {
     /// The agent that sent the latest report, when an agent did.
     pub agent_id: Option<String>,
     pub facts: Option<HostFacts>,
+    /// For a container: what its runtime says about it (name, labels).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<ContainerFacts>,
     pub os: Option<OsInfo>,
     /// The OS label used for grouping (pretty name, else `id version`).
     pub os_label: Option<String>,

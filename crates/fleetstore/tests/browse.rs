@@ -200,7 +200,7 @@ fn migrating_a_version_1_store_indexes_the_aliases_it_holds() {
             .replace_findings(id.unwrap(), &[f], datetime!(2024-05-01 10:00 UTC))
             .unwrap();
     }
-    // Back to the version 1 layout: no alias index, no risk columns.
+    // Back to the version 1 layout: no alias index, no risk columns, no container facts.
     {
         let conn = rusqlite::Connection::open(dir.path().join("fleet.db")).unwrap();
         conn.execute_batch(
@@ -209,11 +209,14 @@ fn migrating_a_version_1_store_indexes_the_aliases_it_holds() {
              ALTER TABLE daily_changes DROP COLUMN risk_in_use_milli;
              ALTER TABLE fleet_daily_changes DROP COLUMN risk_milli;
              ALTER TABLE fleet_daily_changes DROP COLUMN risk_in_use_milli;
+             ALTER TABLE assets DROP COLUMN container;
+             ALTER TABLE assets DROP COLUMN container_name;
              PRAGMA user_version = 1;",
         )
         .unwrap();
     }
     let store = open(dir.path());
+    assert_eq!(store.asset_ids().unwrap().len(), 1);
     let found = store.search_vulns("dsa-cve-2024-7").unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].vuln_id, "CVE-2024-7");

@@ -315,3 +315,53 @@ fn bad_reports_are_errors() {
         InventoryPayload::Full { .. }
     ));
 }
+
+#[test]
+fn container_facts_are_kept_shown_and_searchable() {
+    use postwatch_model::fleet::{AssetRef, ContainerFacts, MAX_CONTAINER_LABELS};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let container = AssetRef {
+        kind: AssetKind::Container,
+        name: "3f4e1c9d2b7a".repeat(5),
+        host: Some("node-1".into()),
+        image_digest: None,
+    };
+    let mut labels: std::collections::BTreeMap<String, String> = (0..100)
+        .map(|i| (format!("label-{i:03}"), "v".into()))
+        .collect();
+    labels.insert("io.kubernetes.pod.name".into(), "é".repeat(200));
+    let facts = ContainerFacts::new(
+        "containerd",
+        Some("shop/shop-web-7d4b9/nginx".into()),
+        Some("nginx:1.25".into()),
+        &labels,
+    );
+    // Bounded: 64 labels (the first by key), values cut at a character boundary.
+    assert_eq!(facts.labels.len(), MAX_CONTAINER_LABELS);
+    let pod = &facts.labels["io.kubernetes.pod.name"];
+    assert_eq!(pod.len(), 256);
+    assert!(pod.chars().all(|c| c == 'é'));
+
+    let mut first = full("c-1", container.clone(), vec![pkg("curl", "7.88.1-10")]);
+    first.container = Some(facts.clone());
+    let (_, id) = store.store_report(&first, None).unwrap();
+    let id = id.unwrap();
+    assert_eq!(
+        store.asset(id).unwrap().unwrap().container,
+        Some(facts.clone())
+    );
+    // A later report without facts keeps them.
+    let later = full("c-2", container, vec![pkg("curl", "7.88.1-10")]);
+    store.store_report(&later, None).unwrap();
+    assert_eq!(store.asset(id).unwrap().unwrap().container, Some(facts));
+    // Found by its runtime name as well as its id, and only by those.
+    for (part, found) in [("shop-web", 1), ("3F4E1C", 1), ("nginx:1.25", 0)] {
+        let filter = AssetFilter {
+            kind: Some(AssetKind::Container),
+            name_contains: Some(part.into()),
+            ..AssetFilter::default()
+        };
+        assert_eq!(store.assets(&filter).unwrap().len(), found, "{part}");
+    }
+}

@@ -44,6 +44,58 @@ pub struct AssetRef {
     pub image_digest: Option<String>,
 }
 
+/// Labels kept per container: Kubernetes puts a dozen on each; a runaway label set
+/// must not bloat every report.
+pub const MAX_CONTAINER_LABELS: usize = 64;
+/// Longest label value kept, in bytes (longer ones are cut at a character boundary).
+pub const MAX_LABEL_VALUE_BYTES: usize = 256;
+
+/// What a container's runtime says about it, beyond its id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerFacts {
+    /// `docker`, `containerd`, `cri-o`, `podman`, or `kubernetes`.
+    pub runtime: String,
+    /// The runtime's name for it: docker's and podman's container name, Kubernetes'
+    /// `namespace/pod/container`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    /// The image as the container was started from it (`nginx:1.25`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub image: Option<String>,
+    /// The runtime's labels, at most [`MAX_CONTAINER_LABELS`] (the first by key),
+    /// values cut to [`MAX_LABEL_VALUE_BYTES`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ContainerFacts {
+    /// Facts with `labels` bounded as the type documents.
+    pub fn new(
+        runtime: &str,
+        name: Option<String>,
+        image: Option<String>,
+        labels: &BTreeMap<String, String>,
+    ) -> ContainerFacts {
+        let labels = labels
+            .iter()
+            .take(MAX_CONTAINER_LABELS)
+            .map(|(k, v)| {
+                let mut cut = v.len().min(MAX_LABEL_VALUE_BYTES);
+                while !v.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                (k.clone(), v[..cut].to_owned())
+            })
+            .collect();
+        ContainerFacts {
+            runtime: runtime.to_owned(),
+            name,
+            image,
+            labels,
+        }
+    }
+}
+
 /// Facts about a host, as the agent reads them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostFacts {
@@ -130,6 +182,9 @@ pub struct Report {
     pub asset: AssetRef,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub facts: Option<HostFacts>,
+    /// For a container: what its runtime says about it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<ContainerFacts>,
     pub inventory: InventoryPayload,
     /// What running processes loaded, when the agent could look.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -502,7 +502,7 @@ pub fn assets(
 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             a.id,
             a.id,
-            esc(&a.name),
+            esc(shown_name(a)),
             a.host
                 .as_deref()
                 .map(|h| format!(" <span class=\"muted small\">on {}</span>", esc(h)))
@@ -539,6 +539,15 @@ fn fact(b: &mut String, k: &str, v: &str) {
     let _ = write!(b, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
 }
 
+/// How lists and headings name an asset: a container by its runtime name (a
+/// Kubernetes `namespace/pod/container`) when it has one, not its 64-digit id.
+fn shown_name(a: &AssetSummary) -> &str {
+    a.container
+        .as_ref()
+        .and_then(|c| c.name.as_deref())
+        .unwrap_or(&a.name)
+}
+
 pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
     let a = &d.summary;
     let mut b = String::new();
@@ -546,8 +555,8 @@ pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
         b,
         "<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/assets\">Assets</a> / <span>{}</span></nav>\
 <div class=\"page-head\"><h1>{} <span class=\"kind\">{}</span></h1></div>",
-        esc(&a.name),
-        esc(&a.name),
+        esc(shown_name(a)),
+        esc(shown_name(a)),
         a.kind.as_str()
     );
     b.push_str("<section class=\"stats\" aria-label=\"Asset figures\">");
@@ -574,6 +583,16 @@ pub fn asset(user: &str, q: &AssetQuery, d: &AssetData) -> String {
     fact(&mut b, "Kind", a.kind.as_str());
     if let Some(h) = &a.host {
         fact(&mut b, "Host", h);
+    }
+    if let Some(c) = &a.container {
+        fact(&mut b, "Container ID", &a.name);
+        fact(&mut b, "Runtime", &c.runtime);
+        if let Some(image) = &c.image {
+            fact(&mut b, "Started from", image);
+        }
+        for (k, v) in &c.labels {
+            fact(&mut b, &format!("Label {k}"), v);
+        }
     }
     fact(&mut b, "OS", a.os_label.as_deref().unwrap_or("unknown"));
     if let Some(e) = a.os.as_ref().and_then(|o| o.ecosystem.as_deref()) {

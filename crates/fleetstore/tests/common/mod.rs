@@ -115,6 +115,7 @@ pub fn full(report_id: &str, asset: AssetRef, packages: Vec<Package>) -> Report 
         taken_at: "2024-05-01T10:00:00Z".into(),
         asset,
         facts,
+        container: None,
         inventory: InventoryPayload::Full {
             target,
             os: Some(debian()),
@@ -137,6 +138,7 @@ pub fn delta(
         taken_at: "2024-05-01T11:00:00Z".into(),
         asset,
         facts: None,
+        container: None,
         inventory: InventoryPayload::Delta {
             base: base.into(),
             os: None,
