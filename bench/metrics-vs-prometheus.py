@@ -92,6 +92,16 @@ class Store:
     name = ""
     token = None
 
+    def breakdown(self):
+        """Bytes per top-level entry of the data directory, for the log."""
+        root = self.data_root()
+        return sorted(((name, dir_bytes(os.path.join(root, name)) if os.path.isdir(os.path.join(root, name))
+                        else os.lstat(os.path.join(root, name)).st_blocks * 512)
+                       for name in os.listdir(root)), key=lambda e: -e[1])
+
+    def data_root(self):
+        return self.data
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -121,8 +131,11 @@ class Postwatch(Store):
     def compact(self):
         http(self.base + "/api/v1/admin/tsdb/compact", self.token, data=b"")
 
+    def data_root(self):
+        return os.path.join(self.data, "metrics")
+
     def disk(self):
-        return dir_bytes(os.path.join(self.data, "metrics"))
+        return dir_bytes(self.data_root())
 
 
 class Prometheus(Store):
@@ -187,6 +200,8 @@ def run_store(cls, work, stream, args, start_ms, end_ms):
             raise SystemExit(f"{store.name}: {load['errors']} failed requests, first: {load['first_error']}")
         store.compact()
         disk = store.disk()
+        print(f"  {store.name}: {load['samples']} samples in {load['seconds']:.1f} s; on disk {disk} bytes: "
+              + ", ".join(f"{name} {size}" for name, size in store.breakdown()), file=sys.stderr)
         rss_ingest = rss_kib(store.proc.pid)
         latencies = {}
         for label, query in QUERIES:
@@ -205,6 +220,7 @@ def run_store(cls, work, stream, args, start_ms, end_ms):
             "samples": load["samples"],
             "bytes_per_sample": disk / load["samples"],
             "rss_mib": max(rss_ingest, rss_kib(store.proc.pid)) / 1024,
+            "rss_ingest_mib": rss_ingest / 1024,
             "latency": latencies,
         }
     finally:
@@ -216,6 +232,9 @@ def main():
     ap.add_argument("--series", type=int, default=10000)
     ap.add_argument("--hours", type=float, default=24)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--workdir", help="where the stream and the stores' data go (default: the system temp dir)")
+    ap.add_argument("--stores", default="postwatch,prometheus,victoriametrics",
+                    help="comma-separated subset to run (the ratios need all three)")
     args = ap.parse_args()
     for tool in ("prometheus", "victoria-metrics"):
         if not shutil.which(tool):
@@ -226,31 +245,37 @@ def main():
     end_ms = (int(time.time()) // 60) * 60 * 1000 - 60_000
     start_ms = end_ms - int(args.hours * 3600_000)
     results = {}
-    with tempfile.TemporaryDirectory(prefix="pw-metrics-bench-") as work:
+    with tempfile.TemporaryDirectory(prefix="pw-metrics-bench-", dir=args.workdir) as work:
         stream = os.path.join(work, "stream.bin")
         subprocess.check_call([LOADGEN, "generate", "--out", stream, "--series", str(args.series),
                                "--hours", str(args.hours), "--start-ms", str(start_ms)], stdout=subprocess.DEVNULL)
+        wanted = set(args.stores.split(","))
         for cls in (Postwatch, Prometheus, Victoria):
+            if cls.name not in wanted:
+                continue
             print(f"running {cls.name} ...", file=sys.stderr)
             results[cls.name] = run_store(cls, work, stream, args, start_ms, end_ms)
-    pw = results["postwatch"]
-    print(f"{args.series} series x {args.hours} h at 15 s = {pw['samples']} samples; queries: {args.hours} h, step 60 s, median of {args.runs}")
-    header = f"{'':24}" + "".join(f"{n:>16}" for n in results) + f"{'pw/prom':>10}{'pw/vm':>10}"
+    samples = next(iter(results.values()))["samples"]
+    print(f"{args.series} series x {args.hours} h at 15 s = {samples} samples; queries: {args.hours} h, step 60 s, median of {args.runs}")
+    ratios = [(n, other) for n, other in (("pw/prom", "prometheus"), ("pw/vm", "victoriametrics"))
+              if "postwatch" in results and other in results]
+    header = f"{'':24}" + "".join(f"{n:>16}" for n in results) + "".join(f"{n:>10}" for n, _ in ratios)
     print(header)
     print("-" * len(header))
 
-    def row(label, key, fmt, better_low):
-        values = [r[key] if not callable(key) else key(r) for r in results.values()]
-        prom, vm = values[1], values[2]
-        line = f"{label:24}" + "".join(f"{fmt.format(v):>16}" for v in values)
-        line += f"{values[0] / prom:>9.2f}x{values[0] / vm:>9.2f}x"
+    def row(label, key, fmt):
+        value = (lambda r: r[key]) if not callable(key) else key
+        line = f"{label:24}" + "".join(f"{fmt.format(value(r)):>16}" for r in results.values())
+        for _, other in ratios:
+            line += f"{value(results['postwatch']) / value(results[other]):>9.2f}x"
         print(line)
 
-    row("ingest samples/s", "samples_per_s", "{:,.0f}", False)
-    row("disk bytes/sample", "bytes_per_sample", "{:.3f}", True)
-    row("peak RSS MiB", "rss_mib", "{:.1f}", True)
+    row("ingest samples/s", "samples_per_s", "{:,.0f}")
+    row("disk bytes/sample", "bytes_per_sample", "{:.3f}")
+    row("peak RSS MiB", "rss_mib", "{:.1f}")
+    row("  of which ingest+compact", "rss_ingest_mib", "{:.1f}")
     for label, _ in QUERIES:
-        row(f"q: {label} (ms)", lambda r, l=label: r["latency"][l] * 1000, "{:.1f}", True)
+        row(f"q: {label} (ms)", lambda r, l=label: r["latency"][l] * 1000, "{:.1f}")
 
 
 if __name__ == "__main__":
