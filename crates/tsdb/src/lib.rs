@@ -28,6 +28,7 @@
 
 mod block;
 mod encoding;
+mod head;
 mod index;
 mod validate;
 mod wal;
@@ -40,6 +41,7 @@ pub use validate::{
 pub use wal::{decode_segment, WalRecord};
 
 use block::{write_block, Block};
+use head::HeadSeries;
 use index::Postings;
 use postwatch_model::metrics::{
     AppendOutcome, LabelMatcher, Labels, MetricFamily, MetricType, MetricsError, Rejection, Sample,
@@ -196,6 +198,8 @@ pub struct BlockStats {
 pub struct Stats {
     pub head_series: usize,
     pub head_samples: u64,
+    /// Memory the head's samples take (compressed chunks and open chunk buffers).
+    pub head_sample_bytes: u64,
     /// Time range of the head's samples, when it has any.
     pub head_min_time_ms: Option<i64>,
     pub head_max_time_ms: Option<i64>,
@@ -212,41 +216,6 @@ pub struct Stats {
     pub quarantined: Vec<PathBuf>,
     /// The last background maintenance error, if the last run failed.
     pub maintenance_error: Option<String>,
-}
-
-struct HeadSeries {
-    labels: Labels,
-    /// Sorted by timestamp, unique timestamps.
-    samples: Vec<(i64, u64)>,
-    /// Newest timestamp ever accepted, even if already cut into a block.
-    newest: i64,
-}
-
-impl HeadSeries {
-    /// Inserts in order; an equal timestamp replaces (only replay can bring one).
-    fn insert(&mut self, ts: i64, bits: u64) -> bool {
-        self.newest = self.newest.max(ts);
-        match self.samples.last() {
-            Some(&(last, _)) if last < ts => {
-                self.samples.push((ts, bits));
-                true
-            }
-            None => {
-                self.samples.push((ts, bits));
-                true
-            }
-            _ => match self.samples.binary_search_by_key(&ts, |&(t, _)| t) {
-                Ok(i) => {
-                    self.samples[i].1 = bits;
-                    false
-                }
-                Err(i) => {
-                    self.samples.insert(i, (ts, bits));
-                    true
-                }
-            },
-        }
-    }
 }
 
 struct Head {
@@ -282,20 +251,13 @@ impl Head {
         self.next_id += 1;
         self.by_labels.insert(labels.clone(), id);
         self.postings.add(id, labels);
-        self.series.insert(
-            id,
-            HeadSeries {
-                labels: labels.clone(),
-                samples: Vec::new(),
-                newest: i64::MIN,
-            },
-        );
+        self.series.insert(id, HeadSeries::new(labels.clone()));
         (id, true)
     }
 
-    fn insert(&mut self, id: u64, ts: i64, bits: u64) {
+    fn insert(&mut self, id: u64, ts: i64, bits: u64, block_ms: i64) {
         if let Some(series) = self.series.get_mut(&id) {
-            if series.insert(ts, bits) {
+            if series.insert(ts, bits, block_ms) {
                 self.samples += 1;
                 self.min_ts = self.min_ts.min(ts);
                 self.max_ts = self.max_ts.max(ts);
@@ -318,7 +280,7 @@ impl Head {
         self.min_ts = self
             .series
             .values()
-            .filter_map(|s| s.samples.first().map(|&(t, _)| t))
+            .filter_map(HeadSeries::first_ts)
             .min()
             .unwrap_or(i64::MAX);
         if self.samples == 0 {
@@ -573,6 +535,8 @@ impl Drop for Store {
         if let Some(handle) = self.maintenance_thread.take() {
             let _ = handle.join();
         }
+        // Leave an exact WAL file; if this fails, replay still stops at the zeros.
+        let _ = write(&self.inner.head).wal.trim();
     }
 }
 
@@ -655,11 +619,17 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
     for (position, &seq) in seqs.iter().enumerate() {
         let path = segment_path(wal_dir, seq);
         let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let (records, stop) = wal::decode_segment(&data);
+        let (records, stop, end) = wal::decode_records(&data);
         let mut bytes = data.len() as u64;
+        // Zeros written ahead of the records, or the torn tail of the last write before a
+        // crash (never acknowledged): both only ever in the newest segment (rotation
+        // truncates a segment before the next one exists), and cut off there.
+        let stop = match stop {
+            None if end < data.len() => Some((end, "zeros after the last record".to_string())),
+            other => other,
+        };
         if let Some((offset, reason)) = stop {
             if position + 1 == seqs.len() {
-                // The torn tail of the last write before a crash: never acknowledged.
                 let file = OpenOptions::new()
                     .write(true)
                     .open(&path)
@@ -689,14 +659,7 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
                                 next_id += 1;
                                 postings.add(id, &labels);
                                 by_labels.insert(labels.clone(), id);
-                                head_series.insert(
-                                    id,
-                                    HeadSeries {
-                                        labels,
-                                        samples: Vec::new(),
-                                        newest: i64::MIN,
-                                    },
-                                );
+                                head_series.insert(id, HeadSeries::new(labels));
                                 id
                             }
                         };
@@ -715,7 +678,9 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
                         for (ts, bits) in group {
                             segment_max = Some(segment_max.map_or(ts, |m: i64| m.max(ts)));
                             series.newest = series.newest.max(ts);
-                            if ts >= min_valid_ms && series.insert(ts, bits) {
+                            if ts >= min_valid_ms
+                                && series.insert(ts, bits, options.block_duration_ms)
+                            {
                                 samples += 1;
                                 min_ts = min_ts.min(ts);
                                 max_ts = max_ts.max(ts);
@@ -735,7 +700,7 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
     // Series whose samples are all in blocks are not carried into the new segment.
     let stale: Vec<u64> = head_series
         .iter()
-        .filter(|(_, s)| s.samples.is_empty())
+        .filter(|(_, s)| s.is_empty())
         .map(|(&id, _)| id)
         .collect();
     for id in stale {
@@ -871,14 +836,7 @@ impl Inner {
                         .last()
                         .filter(|&&(t, _)| t == ts)
                         .map(|&(_, b)| b)
-                        .or_else(|| {
-                            existing.and_then(|s| {
-                                s.samples
-                                    .binary_search_by_key(&ts, |&(t, _)| t)
-                                    .ok()
-                                    .map(|i| s.samples[i].1)
-                            })
-                        });
+                        .or_else(|| existing.and_then(|s| s.value_at(ts)));
                     match previous {
                         Some(b) if b == bits => {
                             duplicates += 1;
@@ -942,13 +900,12 @@ impl Inner {
                 let result = head.wal.write(&record, Some(max_ts));
                 if result.is_err() {
                     // Cut off a partial record so later records are not hidden behind it.
-                    if head.wal.file.set_len(before).is_err() {
+                    if head.wal.cut_back(before).is_err() {
                         lock(&self.durability).failed = Some(format!(
                             "{}: cannot cut off a failed write",
                             head.wal.current.path.display()
                         ));
                     }
-                    head.wal.current.bytes = before;
                 }
                 result
             };
@@ -966,7 +923,7 @@ impl Inner {
             if let WalRecord::Samples(groups) = samples_record {
                 for (id, samples) in groups {
                     for (ts, bits) in samples {
-                        head.insert(id, ts, bits);
+                        head.insert(id, ts, bits, options.block_duration_ms);
                     }
                 }
             }
@@ -1073,26 +1030,27 @@ impl Inner {
 
     /// Moves the head's samples older than `end` into a new block.
     fn cut(&self, end: i64) -> Result<(), Error> {
-        let mut snapshot: Vec<(Labels, Vec<(i64, u64)>)> = {
+        // Compressed chunks are copied under the lock and decoded one series at a time
+        // while the block is written.
+        let mut snapshot: Vec<head::SeriesSnapshot> = {
             let mut head = write(&self.head);
             head.min_valid_ms = head.min_valid_ms.max(end);
             head.series
                 .values()
-                .filter(|s| s.samples.first().is_some_and(|&(t, _)| t < end))
-                .map(|s| {
-                    let n = s.samples.partition_point(|&(t, _)| t < end);
-                    (s.labels.clone(), s.samples[..n].to_vec())
-                })
+                .filter_map(|s| s.snapshot_before(end))
                 .collect()
         };
-        snapshot.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        snapshot.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         let seq = self.next_block_seq.fetch_add(1, Ordering::Relaxed);
         let block = write_block(
             &self.blocks_dir,
             seq,
             0,
             &[],
-            snapshot.into_iter().map(Ok),
+            snapshot.into_iter().map(|s| {
+                let samples = s.samples();
+                Ok((s.labels, samples))
+            }),
             self.options.head_zstd_level,
         )?;
         if let Some(block) = block {
@@ -1106,12 +1064,8 @@ impl Inner {
         let mut removed = 0u64;
         let mut gone = Vec::new();
         for (&id, series) in head.series.iter_mut() {
-            let n = series.samples.partition_point(|&(t, _)| t < end);
-            if n > 0 {
-                series.samples.drain(..n);
-                removed += n as u64;
-            }
-            if series.samples.is_empty() && series.newest < end {
+            removed += series.drop_before(end);
+            if series.is_empty() && series.newest < end {
                 gone.push(id);
             }
         }
@@ -1259,13 +1213,12 @@ impl Inner {
                 let Some(series) = head.series.get(&id) else {
                     continue;
                 };
-                let from = series.samples.partition_point(|&(t, _)| t < start_ms);
-                let to = series.samples.partition_point(|&(t, _)| t <= end_ms);
-                if from < to {
+                let samples = series.range(start_ms, end_ms);
+                if !samples.is_empty() {
                     found
                         .entry(series.labels.clone())
                         .or_default()
-                        .extend_from_slice(&series.samples[from..to]);
+                        .extend_from_slice(&samples);
                 }
             }
         }
@@ -1324,8 +1277,7 @@ impl Inner {
             let head = read(&self.head);
             for id in head.postings.select(matchers) {
                 if let Some(series) = head.series.get(&id) {
-                    let from = series.samples.partition_point(|&(t, _)| t < start_ms);
-                    if series.samples.get(from).is_some_and(|&(t, _)| t <= end_ms) {
+                    if series.has_in_range(start_ms, end_ms) {
                         out.insert(series.labels.clone());
                     }
                 }
@@ -1393,11 +1345,20 @@ impl Inner {
     }
 
     fn stats(&self) -> Stats {
-        let (head_series, head_samples, head_min, head_max, wal_bytes, wal_segments) = {
+        let (
+            head_series,
+            head_samples,
+            head_sample_bytes,
+            head_min,
+            head_max,
+            wal_bytes,
+            wal_segments,
+        ) = {
             let head = read(&self.head);
             (
                 head.postings.len(),
                 head.samples,
+                head.series.values().map(|s| s.sample_bytes() as u64).sum(),
                 (head.samples > 0).then_some(head.min_ts),
                 (head.samples > 0).then_some(head.max_ts),
                 head.wal.total_bytes(),
@@ -1420,6 +1381,7 @@ impl Inner {
         Stats {
             head_series,
             head_samples,
+            head_sample_bytes,
             head_min_time_ms: head_min,
             head_max_time_ms: head_max,
             block_samples: blocks.iter().map(|b| b.samples).sum(),
