@@ -48,7 +48,10 @@ use postwatch_model::metrics::{
     SampleSink, Series, SeriesSource,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+// foldhash: label sets are hashed once or twice per series in every write; SipHash was
+// a visible part of the receive path. Seeded per process like std's hasher.
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -243,20 +246,21 @@ impl Head {
         live
     }
 
-    fn get_or_create(&mut self, labels: &Labels) -> (u64, bool) {
-        if let Some(&id) = self.by_labels.get(labels) {
-            return (id, false);
-        }
+    /// Adds a series the head does not hold yet.
+    fn create(&mut self, labels: &Labels) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.by_labels.insert(labels.clone(), id);
         self.postings.add(id, labels);
         self.series.insert(id, HeadSeries::new(labels.clone()));
-        (id, true)
+        id
     }
 
-    fn insert(&mut self, id: u64, ts: i64, bits: u64, block_ms: i64) {
-        if let Some(series) = self.series.get_mut(&id) {
+    fn insert(&mut self, id: u64, samples: &[(i64, u64)], block_ms: i64) {
+        let Some(series) = self.series.get_mut(&id) else {
+            return;
+        };
+        for &(ts, bits) in samples {
             if series.insert(ts, bits, block_ms) {
                 self.samples += 1;
                 self.min_ts = self.min_ts.min(ts);
@@ -775,15 +779,14 @@ impl Inner {
             if let Some(failure) = &lock(&self.durability).failed {
                 return Err(Error::Failed(failure.clone()));
             }
-            let mut accepted_groups: Vec<(&Labels, Vec<(i64, u64)>)> = Vec::new();
+            let mut accepted_groups: Vec<(&Labels, Option<u64>, Vec<(i64, u64)>)> =
+                Vec::with_capacity(grouped.len());
             for (labels, mut samples) in grouped {
                 if samples.is_empty() {
                     continue;
                 }
-                let existing = head
-                    .by_labels
-                    .get(labels)
-                    .and_then(|id| head.series.get(id));
+                let existing_id = head.by_labels.get(labels).copied();
+                let existing = existing_id.and_then(|id| head.series.get(&id));
                 // A series already in the head passed these checks when it was created.
                 let checked = match existing {
                     Some(_) => Ok(()),
@@ -862,7 +865,7 @@ impl Inner {
                 }
                 outcome.accepted += duplicates;
                 if !accepted.is_empty() {
-                    accepted_groups.push((labels, accepted));
+                    accepted_groups.push((labels, existing_id, accepted));
                 }
             }
             if accepted_groups.is_empty() {
@@ -873,11 +876,15 @@ impl Inner {
             let mut groups = Vec::with_capacity(accepted_groups.len());
             let mut max_ts = i64::MIN;
             let mut count = 0;
-            for (labels, samples) in accepted_groups {
-                let (id, created) = head.get_or_create(labels);
-                if created {
-                    new_series.push((id, labels.clone()));
-                }
+            for (labels, existing_id, samples) in accepted_groups {
+                let id = match existing_id {
+                    Some(id) => id,
+                    None => {
+                        let id = head.create(labels);
+                        new_series.push((id, labels.clone()));
+                        id
+                    }
+                };
                 max_ts = samples.iter().map(|&(t, _)| t).fold(max_ts, i64::max);
                 count += samples.len();
                 groups.push((id, samples));
@@ -922,9 +929,7 @@ impl Inner {
             }
             if let WalRecord::Samples(groups) = samples_record {
                 for (id, samples) in groups {
-                    for (ts, bits) in samples {
-                        head.insert(id, ts, bits, options.block_duration_ms);
-                    }
+                    head.insert(id, &samples, options.block_duration_ms);
                 }
             }
             outcome.accepted += count;
