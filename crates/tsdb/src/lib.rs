@@ -751,6 +751,9 @@ impl SeriesRejections {
     }
 }
 
+/// A series' accepted samples in one write, with its head id when it already exists.
+type AcceptedGroup<'a> = (&'a Labels, Option<u64>, Vec<(i64, u64)>);
+
 impl Inner {
     fn append(&self, batch: &[Series]) -> Result<AppendOutcome, Error> {
         let mut outcome = AppendOutcome::default();
@@ -779,8 +782,7 @@ impl Inner {
             if let Some(failure) = &lock(&self.durability).failed {
                 return Err(Error::Failed(failure.clone()));
             }
-            let mut accepted_groups: Vec<(&Labels, Option<u64>, Vec<(i64, u64)>)> =
-                Vec::with_capacity(grouped.len());
+            let mut accepted_groups: Vec<AcceptedGroup<'_>> = Vec::with_capacity(grouped.len());
             for (labels, mut samples) in grouped {
                 if samples.is_empty() {
                     continue;
