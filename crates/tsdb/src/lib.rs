@@ -1211,7 +1211,10 @@ impl Inner {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Series>, Error> {
-        let mut found: HashMap<Labels, Vec<(i64, u64)>> = HashMap::new();
+        // Each series' pieces (head, then one per block) are kept apart and joined once
+        // into an exactly sized vector: growing one vector piece by piece left up to
+        // twice the memory a long query needs.
+        let mut found: HashMap<Labels, Vec<Vec<(i64, u64)>>> = HashMap::new();
         // Head first, then blocks: a concurrent cut publishes its block before the head
         // drops the samples, so nothing falls between the two reads.
         {
@@ -1225,7 +1228,7 @@ impl Inner {
                     found
                         .entry(series.labels.clone())
                         .or_default()
-                        .extend_from_slice(&samples);
+                        .push(samples);
                 }
             }
         }
@@ -1241,24 +1244,31 @@ impl Inner {
                 if meta.maxt < start_ms || meta.mint > end_ms {
                     continue;
                 }
-                let samples = block.read_series(i as usize)?;
-                let from = samples.partition_point(|&(t, _)| t < start_ms);
+                let mut samples = block.read_series(i as usize)?;
                 let to = samples.partition_point(|&(t, _)| t <= end_ms);
-                if from < to {
-                    found
-                        .entry(meta.labels.clone())
-                        .or_default()
-                        .extend_from_slice(&samples[from..to]);
+                samples.truncate(to);
+                let from = samples.partition_point(|&(t, _)| t < start_ms);
+                samples.drain(..from);
+                if !samples.is_empty() {
+                    samples.shrink_to_fit();
+                    found.entry(meta.labels.clone()).or_default().push(samples);
                 }
             }
         }
         let mut out: Vec<Series> = found
             .into_iter()
-            .map(|(labels, mut samples)| {
-                sort_dedup(&mut samples);
+            .map(|(labels, mut parts)| {
+                // Blocks and head hold disjoint, increasing time ranges almost always.
+                parts.sort_by_key(|p| p.first().map(|&(t, _)| t));
+                let total = parts.iter().map(Vec::len).sum();
+                let mut joined: Vec<(i64, u64)> = Vec::with_capacity(total);
+                for part in parts {
+                    joined.extend_from_slice(&part);
+                }
+                sort_dedup(&mut joined);
                 Series {
                     labels,
-                    samples: samples
+                    samples: joined
                         .into_iter()
                         .map(|(timestamp_ms, bits)| Sample {
                             timestamp_ms,
