@@ -1211,10 +1211,15 @@ impl Inner {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Series>, Error> {
-        // Each series' pieces (head, then one per block) are kept apart and joined once
-        // into an exactly sized vector: growing one vector piece by piece left up to
-        // twice the memory a long query needs.
-        let mut found: HashMap<Labels, Vec<Vec<(i64, u64)>>> = HashMap::new();
+        /// Where a series' samples are: taken from the head, or a chunk still to read.
+        enum Piece {
+            Head(Vec<(i64, u64)>),
+            Block(Arc<Block>, usize),
+        }
+        // First where each series' samples are, then each series decoded straight into
+        // one vector sized from the index's counts: collecting pieces and joining them
+        // held up to twice a long query's samples.
+        let mut found: HashMap<Labels, Vec<(i64, Piece)>> = HashMap::new();
         // Head first, then blocks: a concurrent cut publishes its block before the head
         // drops the samples, so nothing falls between the two reads.
         {
@@ -1224,11 +1229,11 @@ impl Inner {
                     continue;
                 };
                 let samples = series.range(start_ms, end_ms);
-                if !samples.is_empty() {
+                if let Some(&(first, _)) = samples.first() {
                     found
                         .entry(series.labels.clone())
                         .or_default()
-                        .push(samples);
+                        .push((first, Piece::Head(samples)));
                 }
             }
         }
@@ -1244,40 +1249,46 @@ impl Inner {
                 if meta.maxt < start_ms || meta.mint > end_ms {
                     continue;
                 }
-                let mut samples = block.read_series(i as usize)?;
-                let to = samples.partition_point(|&(t, _)| t <= end_ms);
-                samples.truncate(to);
-                let from = samples.partition_point(|&(t, _)| t < start_ms);
-                samples.drain(..from);
-                if !samples.is_empty() {
-                    samples.shrink_to_fit();
-                    found.entry(meta.labels.clone()).or_default().push(samples);
-                }
+                found
+                    .entry(meta.labels.clone())
+                    .or_default()
+                    .push((meta.mint, Piece::Block(Arc::clone(block), i as usize)));
             }
         }
-        let mut out: Vec<Series> = found
-            .into_iter()
-            .map(|(labels, mut parts)| {
-                // Blocks and head hold disjoint, increasing time ranges almost always.
-                parts.sort_by_key(|p| p.first().map(|&(t, _)| t));
-                let total = parts.iter().map(Vec::len).sum();
-                let mut joined: Vec<(i64, u64)> = Vec::with_capacity(total);
-                for part in parts {
-                    joined.extend_from_slice(&part);
-                }
-                sort_dedup(&mut joined);
-                Series {
-                    labels,
-                    samples: joined
-                        .into_iter()
-                        .map(|(timestamp_ms, bits)| Sample {
-                            timestamp_ms,
-                            value: f64::from_bits(bits),
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+        let mut out: Vec<Series> = Vec::with_capacity(found.len());
+        for (labels, mut pieces) in found {
+            // Blocks and head hold disjoint, increasing time ranges almost always.
+            pieces.sort_by_key(|&(first, _)| first);
+            let capacity = pieces
+                .iter()
+                .map(|(_, piece)| match piece {
+                    Piece::Head(samples) => samples.len(),
+                    Piece::Block(block, i) => {
+                        block.index.series.get(*i).map_or(0, |s| s.samples as usize)
+                    }
+                })
+                .sum();
+            let mut samples: Vec<Sample> = Vec::with_capacity(capacity);
+            let in_range = |&&(t, _): &&(i64, u64)| t >= start_ms && t <= end_ms;
+            for (_, piece) in pieces {
+                let decoded = match piece {
+                    Piece::Head(samples) => samples,
+                    Piece::Block(block, i) => block.read_series(i)?,
+                };
+                samples.extend(decoded.iter().filter(in_range).map(|&(t, bits)| Sample {
+                    timestamp_ms: t,
+                    value: f64::from_bits(bits),
+                }));
+            }
+            if samples
+                .windows(2)
+                .any(|w| w[0].timestamp_ms >= w[1].timestamp_ms)
+            {
+                samples.sort_by_key(|s| s.timestamp_ms);
+                samples.dedup_by_key(|s| s.timestamp_ms);
+            }
+            out.push(Series { labels, samples });
+        }
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
     }
