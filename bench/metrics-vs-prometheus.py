@@ -10,7 +10,14 @@ median latency of each query, with postwatch's ratios.
 Needs: Debian's `prometheus` and `victoria-metrics` packages, and
   cargo build --release -p postwatch && cargo build --release -p postwatch-metricsio --example remote_write_load
 
+Disk is measured the same way for every store: the allocated size of its whole data
+directory (postwatch: DATA/metrics; blocks, WAL, metadata) after each store's own way of
+compacting: postwatch's admin compact (flush the head, merge every window), Prometheus'
+own schedule (its head stays in the WAL), VictoriaMetrics' force_flush and force_merge.
+The default is the full simulated day.
+
 Usage: bench/metrics-vs-prometheus.py [--series 10000] [--hours 24] [--runs 5]
+           [--stores postwatch,prometheus,victoriametrics] [--workdir DIR]
 """
 
 import argparse
@@ -160,8 +167,9 @@ class Prometheus(Store):
         self.write_url = self.base + "/api/v1/write"
 
     def compact(self):
-        # Prometheus compacts its head on its own schedule; a snapshot forces the head
-        # into a block, and the size that counts is the data directory afterwards.
+        # Prometheus compacts its head on its own schedule and has no API to force it;
+        # the size that counts is the data directory (blocks, head chunks, WAL) after a
+        # pause for compactions already running.
         time.sleep(5)
 
     def disk(self):
