@@ -534,16 +534,34 @@ const CHUNK_ZSTD: u8 = 1;
 /// No chunk decompresses beyond this; a corrupt size cannot exhaust memory.
 const MAX_CHUNK_RAW_BYTES: u64 = 256 << 20;
 
+/// How hard [`encode_chunk`] tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkEffort {
+    /// Bit-packed values only: blocks cut from the head, which compaction rewrites.
+    Quick,
+    /// Varint and bit-packed values, the smaller kept: compacted blocks.
+    Smallest,
+}
+
 /// Encodes a chunk in its smallest form: varint or bit-packed values, each raw or
 /// through zstd (varints of skewed noise compress well; uniform noise packs better).
-pub(crate) fn encode_chunk(samples: &[(i64, u64)], zstd_level: i32) -> Vec<u8> {
-    let varints = encode_samples(samples, false);
+pub(crate) fn encode_chunk(
+    samples: &[(i64, u64)],
+    zstd_level: i32,
+    effort: ChunkEffort,
+) -> Vec<u8> {
     let packed = encode_samples(samples, true);
-    // Constants and XOR-coded values come out the same either way.
-    let forms = if packed == varints {
-        vec![varints]
-    } else {
-        vec![varints, packed]
+    let forms = match effort {
+        ChunkEffort::Quick => vec![packed],
+        ChunkEffort::Smallest => {
+            let varints = encode_samples(samples, false);
+            // Constants and XOR-coded values come out the same either way.
+            if packed == varints {
+                vec![varints]
+            } else {
+                vec![varints, packed]
+            }
+        }
     };
     let mut best: Option<Vec<u8>> = None;
     for raw in forms {
@@ -641,8 +659,11 @@ mod tests {
             let raw = encode_samples(samples, packed);
             assert_eq!(decode_samples(&raw).unwrap(), samples, "packed: {packed}");
         }
-        let chunk = encode_chunk(samples, 3);
+        let quick = encode_chunk(samples, 3, ChunkEffort::Quick);
+        assert_eq!(decode_chunk(&quick).unwrap(), samples);
+        let chunk = encode_chunk(samples, 3, ChunkEffort::Smallest);
         assert_eq!(decode_chunk(&chunk).unwrap(), samples);
+        assert!(chunk.len() <= quick.len());
         chunk.len()
     }
 
@@ -731,7 +752,7 @@ mod tests {
     #[test]
     fn corrupt_chunks_are_errors_not_panics() {
         let samples: Vec<_> = (0..500).map(|i| (i * 1000, (i as f64).to_bits())).collect();
-        let chunk = encode_chunk(&samples, 3);
+        let chunk = encode_chunk(&samples, 3, ChunkEffort::Smallest);
         for cut in 0..chunk.len() {
             let _ = decode_chunk(&chunk[..cut]);
         }
