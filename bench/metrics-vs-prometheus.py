@@ -269,11 +269,15 @@ def main():
         stream = os.path.join(work, "stream.bin")
         subprocess.check_call([LOADGEN, "generate", "--out", stream, "--series", str(args.series),
                                "--hours", str(args.hours), "--start-ms", str(start_ms)], stdout=subprocess.DEVNULL)
+        # The stream file's writeback would otherwise compete with whichever store runs
+        # first (and only with stores that fsync); each store starts on a quiet disk.
+        os.sync()
         wanted = set(args.stores.split(","))
         for cls in (Postwatch, Prometheus, Victoria):
             if cls.name not in wanted:
                 continue
             print(f"running {cls.name} ...", file=sys.stderr)
+            os.sync()
             results[cls.name] = run_store(cls, work, stream, args, start_ms, end_ms)
     samples = next(iter(results.values()))["samples"]
     print(f"{args.series} series x {args.hours} h at 15 s = {samples} samples; queries: {args.hours} h, step 60 s, median of {args.runs}")
