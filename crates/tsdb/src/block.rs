@@ -8,7 +8,7 @@
 
 use crate::encoding::{
     compress_bytes, decode_chunk, decompress_bytes, encode_chunk, put_uvarint, put_varint,
-    DecodeError, Reader,
+    ChunkEffort, DecodeError, Reader,
 };
 use crate::index::Postings;
 use crate::wal::{put_labels, read_labels};
@@ -300,7 +300,13 @@ fn write_contents(
                 format!("series {labels} given out of order while writing"),
             ));
         }
-        let chunk = encode_chunk(&samples, zstd_level);
+        // Level-0 blocks (cut from the head) are rewritten by compaction: cut them fast.
+        let effort = if level == 0 {
+            ChunkEffort::Quick
+        } else {
+            ChunkEffort::Smallest
+        };
+        let chunk = encode_chunk(&samples, zstd_level, effort);
         out.write_all(&chunk).map_err(io)?;
         let mut entry = Vec::new();
         put_labels(&mut entry, &labels);

@@ -155,6 +155,8 @@ const VALUES_XOR: u8 = 3;
 /// (else zigzag varints).
 const DECIMAL_DOD: u8 = 1;
 const DECIMAL_PACKED: u8 = 2;
+/// Decimal flag: values are `m × 10^-e` rather than `m / 10^e`.
+const DECIMAL_MULTIPLY: u8 = 4;
 /// Values per bit-packed block (each block has its own minimum and width).
 const PACK_BLOCK: usize = 128;
 
@@ -200,7 +202,7 @@ fn encode_values(buf: &mut Vec<u8>, samples: &[(i64, u64)], packed: bool) {
         buf.extend_from_slice(&first.to_le_bytes());
         return;
     }
-    if let Some((exponent, integers)) = as_decimal_integers(samples) {
+    if let Some((exponent, form, integers)) = as_decimal_integers(samples) {
         let deltas: Vec<i64> = integers
             .windows(2)
             .map(|w| w[1].wrapping_sub(w[0]))
@@ -223,7 +225,12 @@ fn encode_values(buf: &mut Vec<u8>, samples: &[(i64, u64)], packed: bool) {
         };
         buf.push(VALUES_DECIMAL);
         buf.push(exponent);
-        buf.push(flags | if packed { DECIMAL_PACKED } else { 0 });
+        let multiply = if form == DecimalForm::Multiply {
+            DECIMAL_MULTIPLY
+        } else {
+            0
+        };
+        buf.push(flags | multiply | if packed { DECIMAL_PACKED } else { 0 });
         put_varint(buf, integers[0]);
         buf.extend_from_slice(&body);
         return;
@@ -341,25 +348,53 @@ fn decode_stream(
     Ok(values)
 }
 
-/// The smallest exponent `e` for which every value is exactly `m / 10^e` with an integer
-/// `m` of at most 53 bits, and those integers.
-fn as_decimal_integers(samples: &[(i64, u64)]) -> Option<(u8, Vec<i64>)> {
-    let mut integers = Vec::with_capacity(samples.len());
-    'exponent: for exponent in 0..=MAX_DECIMAL_EXPONENT {
-        let scale = 10f64.powi(i32::from(exponent));
-        integers.clear();
-        for &(_, bits) in samples {
-            let value = f64::from_bits(bits);
-            if !value.is_finite() {
-                return None;
-            }
-            let scaled = (value * scale).round();
-            if scaled.abs() > MAX_EXACT_INTEGER || (scaled / scale).to_bits() != bits {
-                continue 'exponent;
-            }
-            integers.push(scaled as i64);
+/// How decimal integers turn back into values: `m / 10^e` (what parsing decimal text
+/// gives) or `m × 10^-e` (what a program computing `k * 0.01` gives; the two differ in
+/// the last bit for about one value in seven).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DecimalForm {
+    Divide,
+    Multiply,
+}
+
+impl DecimalForm {
+    fn value(self, integer: i64, scale: f64, step: f64) -> f64 {
+        match self {
+            DecimalForm::Divide => integer as f64 / scale,
+            DecimalForm::Multiply => integer as f64 * step,
         }
-        return Some((exponent, integers));
+    }
+}
+
+/// The smallest exponent `e` (and form) for which every value is exactly `m / 10^e` or
+/// every value exactly `m × 10^-e`, with integers `m` of at most 53 bits, and those
+/// integers.
+fn as_decimal_integers(samples: &[(i64, u64)]) -> Option<(u8, DecimalForm, Vec<i64>)> {
+    let mut integers = Vec::with_capacity(samples.len());
+    for exponent in 0..=MAX_DECIMAL_EXPONENT {
+        let scale = 10f64.powi(i32::from(exponent));
+        // Division by an exact power of ten is correctly rounded: the f64 nearest 10^-e.
+        let step = 1.0 / scale;
+        'form: for form in [DecimalForm::Divide, DecimalForm::Multiply] {
+            if exponent == 0 && form == DecimalForm::Multiply {
+                continue;
+            }
+            integers.clear();
+            for &(_, bits) in samples {
+                let value = f64::from_bits(bits);
+                if !value.is_finite() {
+                    return None;
+                }
+                let scaled = (value * scale).round();
+                if scaled.abs() > MAX_EXACT_INTEGER
+                    || form.value(scaled as i64, scale, step).to_bits() != bits
+                {
+                    continue 'form;
+                }
+                integers.push(scaled as i64);
+            }
+            return Some((exponent, form, integers));
+        }
     }
     None
 }
@@ -400,13 +435,19 @@ pub(crate) fn decode_samples(data: &[u8]) -> Result<Vec<(i64, u64)>, DecodeError
                 return err(format!("decimal exponent {exponent} out of range"));
             }
             let flags = reader.u8()?;
-            if flags > (DECIMAL_DOD | DECIMAL_PACKED) {
+            if flags > (DECIMAL_DOD | DECIMAL_PACKED | DECIMAL_MULTIPLY) {
                 return err(format!("unknown decimal flags {flags}"));
             }
             let scale = 10f64.powi(i32::from(exponent));
+            let step = 1.0 / scale;
+            let form = if flags & DECIMAL_MULTIPLY != 0 {
+                DecimalForm::Multiply
+            } else {
+                DecimalForm::Divide
+            };
             let mut m = reader.varint()?;
             let stream = decode_stream(&mut reader, n - 1, flags & DECIMAL_PACKED != 0)?;
-            samples.push((timestamps[0], (m as f64 / scale).to_bits()));
+            samples.push((timestamps[0], form.value(m, scale, step).to_bits()));
             let mut delta = 0i64;
             for (i, (&t, &v)) in timestamps[1..].iter().zip(&stream).enumerate() {
                 if flags & DECIMAL_DOD != 0 && i > 0 {
@@ -415,7 +456,7 @@ pub(crate) fn decode_samples(data: &[u8]) -> Result<Vec<(i64, u64)>, DecodeError
                     delta = v;
                 }
                 m = m.wrapping_add(delta);
-                samples.push((t, (m as f64 / scale).to_bits()));
+                samples.push((t, form.value(m, scale, step).to_bits()));
             }
         }
         VALUES_XOR => {
@@ -445,21 +486,82 @@ pub(crate) fn decode_samples(data: &[u8]) -> Result<Vec<(i64, u64)>, DecodeError
     Ok(samples)
 }
 
+/// A zstd context per thread and level in use: creating one per chunk was a third of
+/// the cost of writing a block.
+struct ZstdContexts {
+    compressor: Option<(i32, zstd::bulk::Compressor<'static>)>,
+    decompressor: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+thread_local! {
+    static ZSTD: std::cell::RefCell<ZstdContexts> = const {
+        std::cell::RefCell::new(ZstdContexts { compressor: None, decompressor: None })
+    };
+}
+
+fn zstd_compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    ZSTD.with(|contexts| {
+        let mut contexts = contexts.borrow_mut();
+        if contexts
+            .compressor
+            .as_ref()
+            .is_none_or(|(l, _)| *l != level)
+        {
+            contexts.compressor = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        match contexts.compressor.as_mut() {
+            Some((_, compressor)) => compressor.compress(raw),
+            None => zstd::bulk::compress(raw, level),
+        }
+    })
+}
+
+fn zstd_decompress(body: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    ZSTD.with(|contexts| {
+        let mut contexts = contexts.borrow_mut();
+        if contexts.decompressor.is_none() {
+            contexts.decompressor = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match contexts.decompressor.as_mut() {
+            Some(decompressor) => decompressor.decompress(body, capacity),
+            None => zstd::bulk::decompress(body, capacity),
+        }
+    })
+}
+
 const CHUNK_RAW: u8 = 0;
 const CHUNK_ZSTD: u8 = 1;
 /// No chunk decompresses beyond this; a corrupt size cannot exhaust memory.
 const MAX_CHUNK_RAW_BYTES: u64 = 256 << 20;
 
+/// How hard [`encode_chunk`] tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkEffort {
+    /// Bit-packed values only: blocks cut from the head, which compaction rewrites.
+    Quick,
+    /// Varint and bit-packed values, the smaller kept: compacted blocks.
+    Smallest,
+}
+
 /// Encodes a chunk in its smallest form: varint or bit-packed values, each raw or
 /// through zstd (varints of skewed noise compress well; uniform noise packs better).
-pub(crate) fn encode_chunk(samples: &[(i64, u64)], zstd_level: i32) -> Vec<u8> {
-    let varints = encode_samples(samples, false);
+pub(crate) fn encode_chunk(
+    samples: &[(i64, u64)],
+    zstd_level: i32,
+    effort: ChunkEffort,
+) -> Vec<u8> {
     let packed = encode_samples(samples, true);
-    // Constants and XOR-coded values come out the same either way.
-    let forms = if packed == varints {
-        vec![varints]
-    } else {
-        vec![varints, packed]
+    let forms = match effort {
+        ChunkEffort::Quick => vec![packed],
+        ChunkEffort::Smallest => {
+            let varints = encode_samples(samples, false);
+            // Constants and XOR-coded values come out the same either way.
+            if packed == varints {
+                vec![varints]
+            } else {
+                vec![varints, packed]
+            }
+        }
     };
     let mut best: Option<Vec<u8>> = None;
     for raw in forms {
@@ -468,7 +570,7 @@ pub(crate) fn encode_chunk(samples: &[(i64, u64)], zstd_level: i32) -> Vec<u8> {
         plain.extend_from_slice(&raw);
         let mut candidate = plain;
         if raw.len() > 32 {
-            if let Ok(compressed) = zstd::bulk::compress(&raw, zstd_level) {
+            if let Ok(compressed) = zstd_compress(&raw, zstd_level) {
                 let mut zipped = vec![CHUNK_ZSTD];
                 put_uvarint(&mut zipped, raw.len() as u64);
                 zipped.extend_from_slice(&compressed);
@@ -495,7 +597,7 @@ pub(crate) fn decode_chunk(data: &[u8]) -> Result<Vec<(i64, u64)>, DecodeError> 
                 return err(format!("chunk claims {raw_len} bytes uncompressed"));
             }
             let body = reader.bytes(reader.remaining())?;
-            let raw = zstd::bulk::decompress(body, raw_len as usize)
+            let raw = zstd_decompress(body, raw_len as usize)
                 .map_err(|e| DecodeError(format!("zstd: {e}")))?;
             if raw.len() as u64 != raw_len {
                 return err(format!(
@@ -513,7 +615,7 @@ pub(crate) fn decode_chunk(data: &[u8]) -> Result<Vec<(i64, u64)>, DecodeError> 
 pub(crate) fn compress_bytes(raw: &[u8], level: i32) -> Vec<u8> {
     let mut out = Vec::new();
     put_uvarint(&mut out, raw.len() as u64);
-    match zstd::bulk::compress(raw, level) {
+    match zstd_compress(raw, level) {
         Ok(compressed) => out.extend_from_slice(&compressed),
         // zstd only fails on allocation; keep such an index uncompressed rather than fail.
         Err(_) => {
@@ -537,8 +639,8 @@ pub(crate) fn decompress_bytes(data: &[u8], limit: u64) -> Result<Vec<u8>, Decod
             "claims {raw_len} bytes uncompressed (limit {limit})"
         ));
     }
-    let raw = zstd::bulk::decompress(body, raw_len as usize)
-        .map_err(|e| DecodeError(format!("zstd: {e}")))?;
+    let raw =
+        zstd_decompress(body, raw_len as usize).map_err(|e| DecodeError(format!("zstd: {e}")))?;
     if raw.len() as u64 != raw_len {
         return err(format!(
             "decompressed to {} bytes, header says {raw_len}",
@@ -557,8 +659,11 @@ mod tests {
             let raw = encode_samples(samples, packed);
             assert_eq!(decode_samples(&raw).unwrap(), samples, "packed: {packed}");
         }
-        let chunk = encode_chunk(samples, 3);
+        let quick = encode_chunk(samples, 3, ChunkEffort::Quick);
+        assert_eq!(decode_chunk(&quick).unwrap(), samples);
+        let chunk = encode_chunk(samples, 3, ChunkEffort::Smallest);
         assert_eq!(decode_chunk(&chunk).unwrap(), samples);
+        assert!(chunk.len() <= quick.len());
         chunk.len()
     }
 
@@ -619,9 +724,35 @@ mod tests {
     }
 
     #[test]
+    fn values_computed_by_multiplying_stay_decimal() {
+        // A counter in 1/100 steps computed as `k * 0.01` (not parsed from "12.34").
+        let mut k = 123_456_789i64;
+        let samples: Vec<_> = (0..1000i64)
+            .map(|i| {
+                k += 100 + (i * 7919) % 61;
+                (1_700_000_000_000 + i * 15_000, (k as f64 * 0.01).to_bits())
+            })
+            .collect();
+        let differ = samples
+            .iter()
+            .filter(|&&(_, bits)| {
+                let k = (f64::from_bits(bits) * 100.0).round();
+                (k / 100.0).to_bits() != bits
+            })
+            .count();
+        assert!(
+            differ > 50,
+            "the data must exercise the multiplied form: {differ}"
+        );
+        // XOR would take several bytes per sample; the increments need about 6 bits.
+        let size = round_trip(&samples);
+        assert!(size < 1500, "{size} bytes for 1000 samples");
+    }
+
+    #[test]
     fn corrupt_chunks_are_errors_not_panics() {
         let samples: Vec<_> = (0..500).map(|i| (i * 1000, (i as f64).to_bits())).collect();
-        let chunk = encode_chunk(&samples, 3);
+        let chunk = encode_chunk(&samples, 3, ChunkEffort::Smallest);
         for cut in 0..chunk.len() {
             let _ = decode_chunk(&chunk[..cut]);
         }

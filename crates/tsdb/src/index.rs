@@ -3,8 +3,9 @@
 //! subtracts the lists of values the empty-matching matchers reject, so a query touches
 //! only the series it returns.
 
+use foldhash::HashMap;
 use postwatch_model::metrics::{LabelMatcher, Labels, MatchOp};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
 pub(crate) struct Postings {

@@ -28,6 +28,7 @@
 
 mod block;
 mod encoding;
+mod head;
 mod index;
 mod validate;
 mod wal;
@@ -40,13 +41,17 @@ pub use validate::{
 pub use wal::{decode_segment, WalRecord};
 
 use block::{write_block, Block};
+use head::HeadSeries;
 use index::Postings;
 use postwatch_model::metrics::{
     AppendOutcome, LabelMatcher, Labels, MetricFamily, MetricType, MetricsError, Rejection, Sample,
     SampleSink, Series, SeriesSource,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+// foldhash: label sets are hashed once or twice per series in every write; SipHash was
+// a visible part of the receive path. Seeded per process like std's hasher.
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -196,6 +201,8 @@ pub struct BlockStats {
 pub struct Stats {
     pub head_series: usize,
     pub head_samples: u64,
+    /// Memory the head's samples take (compressed chunks and open chunk buffers).
+    pub head_sample_bytes: u64,
     /// Time range of the head's samples, when it has any.
     pub head_min_time_ms: Option<i64>,
     pub head_max_time_ms: Option<i64>,
@@ -212,41 +219,6 @@ pub struct Stats {
     pub quarantined: Vec<PathBuf>,
     /// The last background maintenance error, if the last run failed.
     pub maintenance_error: Option<String>,
-}
-
-struct HeadSeries {
-    labels: Labels,
-    /// Sorted by timestamp, unique timestamps.
-    samples: Vec<(i64, u64)>,
-    /// Newest timestamp ever accepted, even if already cut into a block.
-    newest: i64,
-}
-
-impl HeadSeries {
-    /// Inserts in order; an equal timestamp replaces (only replay can bring one).
-    fn insert(&mut self, ts: i64, bits: u64) -> bool {
-        self.newest = self.newest.max(ts);
-        match self.samples.last() {
-            Some(&(last, _)) if last < ts => {
-                self.samples.push((ts, bits));
-                true
-            }
-            None => {
-                self.samples.push((ts, bits));
-                true
-            }
-            _ => match self.samples.binary_search_by_key(&ts, |&(t, _)| t) {
-                Ok(i) => {
-                    self.samples[i].1 = bits;
-                    false
-                }
-                Err(i) => {
-                    self.samples.insert(i, (ts, bits));
-                    true
-                }
-            },
-        }
-    }
 }
 
 struct Head {
@@ -274,28 +246,22 @@ impl Head {
         live
     }
 
-    fn get_or_create(&mut self, labels: &Labels) -> (u64, bool) {
-        if let Some(&id) = self.by_labels.get(labels) {
-            return (id, false);
-        }
+    /// Adds a series the head does not hold yet.
+    fn create(&mut self, labels: &Labels) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.by_labels.insert(labels.clone(), id);
         self.postings.add(id, labels);
-        self.series.insert(
-            id,
-            HeadSeries {
-                labels: labels.clone(),
-                samples: Vec::new(),
-                newest: i64::MIN,
-            },
-        );
-        (id, true)
+        self.series.insert(id, HeadSeries::new(labels.clone()));
+        id
     }
 
-    fn insert(&mut self, id: u64, ts: i64, bits: u64) {
-        if let Some(series) = self.series.get_mut(&id) {
-            if series.insert(ts, bits) {
+    fn insert(&mut self, id: u64, samples: &[(i64, u64)], block_ms: i64) {
+        let Some(series) = self.series.get_mut(&id) else {
+            return;
+        };
+        for &(ts, bits) in samples {
+            if series.insert(ts, bits, block_ms) {
                 self.samples += 1;
                 self.min_ts = self.min_ts.min(ts);
                 self.max_ts = self.max_ts.max(ts);
@@ -318,7 +284,7 @@ impl Head {
         self.min_ts = self
             .series
             .values()
-            .filter_map(|s| s.samples.first().map(|&(t, _)| t))
+            .filter_map(HeadSeries::first_ts)
             .min()
             .unwrap_or(i64::MAX);
         if self.samples == 0 {
@@ -573,6 +539,8 @@ impl Drop for Store {
         if let Some(handle) = self.maintenance_thread.take() {
             let _ = handle.join();
         }
+        // Leave an exact WAL file; if this fails, replay still stops at the zeros.
+        let _ = write(&self.inner.head).wal.trim();
     }
 }
 
@@ -655,11 +623,17 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
     for (position, &seq) in seqs.iter().enumerate() {
         let path = segment_path(wal_dir, seq);
         let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let (records, stop) = wal::decode_segment(&data);
+        let (records, stop, end) = wal::decode_records(&data);
         let mut bytes = data.len() as u64;
+        // Zeros written ahead of the records, or the torn tail of the last write before a
+        // crash (never acknowledged): both only ever in the newest segment (rotation
+        // truncates a segment before the next one exists), and cut off there.
+        let stop = match stop {
+            None if end < data.len() => Some((end, "zeros after the last record".to_string())),
+            other => other,
+        };
         if let Some((offset, reason)) = stop {
             if position + 1 == seqs.len() {
-                // The torn tail of the last write before a crash: never acknowledged.
                 let file = OpenOptions::new()
                     .write(true)
                     .open(&path)
@@ -689,14 +663,7 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
                                 next_id += 1;
                                 postings.add(id, &labels);
                                 by_labels.insert(labels.clone(), id);
-                                head_series.insert(
-                                    id,
-                                    HeadSeries {
-                                        labels,
-                                        samples: Vec::new(),
-                                        newest: i64::MIN,
-                                    },
-                                );
+                                head_series.insert(id, HeadSeries::new(labels));
                                 id
                             }
                         };
@@ -715,7 +682,9 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
                         for (ts, bits) in group {
                             segment_max = Some(segment_max.map_or(ts, |m: i64| m.max(ts)));
                             series.newest = series.newest.max(ts);
-                            if ts >= min_valid_ms && series.insert(ts, bits) {
+                            if ts >= min_valid_ms
+                                && series.insert(ts, bits, options.block_duration_ms)
+                            {
                                 samples += 1;
                                 min_ts = min_ts.min(ts);
                                 max_ts = max_ts.max(ts);
@@ -735,7 +704,7 @@ fn replay_wal(wal_dir: &Path, options: &Options, min_valid_ms: i64) -> Result<He
     // Series whose samples are all in blocks are not carried into the new segment.
     let stale: Vec<u64> = head_series
         .iter()
-        .filter(|(_, s)| s.samples.is_empty())
+        .filter(|(_, s)| s.is_empty())
         .map(|(&id, _)| id)
         .collect();
     for id in stale {
@@ -782,6 +751,9 @@ impl SeriesRejections {
     }
 }
 
+/// A series' accepted samples in one write, with its head id when it already exists.
+type AcceptedGroup<'a> = (&'a Labels, Option<u64>, Vec<(i64, u64)>);
+
 impl Inner {
     fn append(&self, batch: &[Series]) -> Result<AppendOutcome, Error> {
         let mut outcome = AppendOutcome::default();
@@ -810,15 +782,13 @@ impl Inner {
             if let Some(failure) = &lock(&self.durability).failed {
                 return Err(Error::Failed(failure.clone()));
             }
-            let mut accepted_groups: Vec<(&Labels, Vec<(i64, u64)>)> = Vec::new();
+            let mut accepted_groups: Vec<AcceptedGroup<'_>> = Vec::with_capacity(grouped.len());
             for (labels, mut samples) in grouped {
                 if samples.is_empty() {
                     continue;
                 }
-                let existing = head
-                    .by_labels
-                    .get(labels)
-                    .and_then(|id| head.series.get(id));
+                let existing_id = head.by_labels.get(labels).copied();
+                let existing = existing_id.and_then(|id| head.series.get(&id));
                 // A series already in the head passed these checks when it was created.
                 let checked = match existing {
                     Some(_) => Ok(()),
@@ -871,14 +841,7 @@ impl Inner {
                         .last()
                         .filter(|&&(t, _)| t == ts)
                         .map(|&(_, b)| b)
-                        .or_else(|| {
-                            existing.and_then(|s| {
-                                s.samples
-                                    .binary_search_by_key(&ts, |&(t, _)| t)
-                                    .ok()
-                                    .map(|i| s.samples[i].1)
-                            })
-                        });
+                        .or_else(|| existing.and_then(|s| s.value_at(ts)));
                     match previous {
                         Some(b) if b == bits => {
                             duplicates += 1;
@@ -904,7 +867,7 @@ impl Inner {
                 }
                 outcome.accepted += duplicates;
                 if !accepted.is_empty() {
-                    accepted_groups.push((labels, accepted));
+                    accepted_groups.push((labels, existing_id, accepted));
                 }
             }
             if accepted_groups.is_empty() {
@@ -915,11 +878,15 @@ impl Inner {
             let mut groups = Vec::with_capacity(accepted_groups.len());
             let mut max_ts = i64::MIN;
             let mut count = 0;
-            for (labels, samples) in accepted_groups {
-                let (id, created) = head.get_or_create(labels);
-                if created {
-                    new_series.push((id, labels.clone()));
-                }
+            for (labels, existing_id, samples) in accepted_groups {
+                let id = match existing_id {
+                    Some(id) => id,
+                    None => {
+                        let id = head.create(labels);
+                        new_series.push((id, labels.clone()));
+                        id
+                    }
+                };
                 max_ts = samples.iter().map(|&(t, _)| t).fold(max_ts, i64::max);
                 count += samples.len();
                 groups.push((id, samples));
@@ -942,13 +909,12 @@ impl Inner {
                 let result = head.wal.write(&record, Some(max_ts));
                 if result.is_err() {
                     // Cut off a partial record so later records are not hidden behind it.
-                    if head.wal.file.set_len(before).is_err() {
+                    if head.wal.cut_back(before).is_err() {
                         lock(&self.durability).failed = Some(format!(
                             "{}: cannot cut off a failed write",
                             head.wal.current.path.display()
                         ));
                     }
-                    head.wal.current.bytes = before;
                 }
                 result
             };
@@ -965,9 +931,7 @@ impl Inner {
             }
             if let WalRecord::Samples(groups) = samples_record {
                 for (id, samples) in groups {
-                    for (ts, bits) in samples {
-                        head.insert(id, ts, bits);
-                    }
+                    head.insert(id, &samples, options.block_duration_ms);
                 }
             }
             outcome.accepted += count;
@@ -1073,26 +1037,27 @@ impl Inner {
 
     /// Moves the head's samples older than `end` into a new block.
     fn cut(&self, end: i64) -> Result<(), Error> {
-        let mut snapshot: Vec<(Labels, Vec<(i64, u64)>)> = {
+        // Compressed chunks are copied under the lock and decoded one series at a time
+        // while the block is written.
+        let mut snapshot: Vec<head::SeriesSnapshot> = {
             let mut head = write(&self.head);
             head.min_valid_ms = head.min_valid_ms.max(end);
             head.series
                 .values()
-                .filter(|s| s.samples.first().is_some_and(|&(t, _)| t < end))
-                .map(|s| {
-                    let n = s.samples.partition_point(|&(t, _)| t < end);
-                    (s.labels.clone(), s.samples[..n].to_vec())
-                })
+                .filter_map(|s| s.snapshot_before(end))
                 .collect()
         };
-        snapshot.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        snapshot.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         let seq = self.next_block_seq.fetch_add(1, Ordering::Relaxed);
         let block = write_block(
             &self.blocks_dir,
             seq,
             0,
             &[],
-            snapshot.into_iter().map(Ok),
+            snapshot.into_iter().map(|s| {
+                let samples = s.samples();
+                Ok((s.labels, samples))
+            }),
             self.options.head_zstd_level,
         )?;
         if let Some(block) = block {
@@ -1106,12 +1071,8 @@ impl Inner {
         let mut removed = 0u64;
         let mut gone = Vec::new();
         for (&id, series) in head.series.iter_mut() {
-            let n = series.samples.partition_point(|&(t, _)| t < end);
-            if n > 0 {
-                series.samples.drain(..n);
-                removed += n as u64;
-            }
-            if series.samples.is_empty() && series.newest < end {
+            removed += series.drop_before(end);
+            if series.is_empty() && series.newest < end {
                 gone.push(id);
             }
         }
@@ -1250,7 +1211,15 @@ impl Inner {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Series>, Error> {
-        let mut found: HashMap<Labels, Vec<(i64, u64)>> = HashMap::new();
+        /// Where a series' samples are: taken from the head, or a chunk still to read.
+        enum Piece {
+            Head(Vec<(i64, u64)>),
+            Block(Arc<Block>, usize),
+        }
+        // First where each series' samples are, then each series decoded straight into
+        // one vector sized from the index's counts: collecting pieces and joining them
+        // held up to twice a long query's samples.
+        let mut found: HashMap<Labels, Vec<(i64, Piece)>> = HashMap::new();
         // Head first, then blocks: a concurrent cut publishes its block before the head
         // drops the samples, so nothing falls between the two reads.
         {
@@ -1259,13 +1228,12 @@ impl Inner {
                 let Some(series) = head.series.get(&id) else {
                     continue;
                 };
-                let from = series.samples.partition_point(|&(t, _)| t < start_ms);
-                let to = series.samples.partition_point(|&(t, _)| t <= end_ms);
-                if from < to {
+                let samples = series.range(start_ms, end_ms);
+                if let Some(&(first, _)) = samples.first() {
                     found
                         .entry(series.labels.clone())
                         .or_default()
-                        .extend_from_slice(&series.samples[from..to]);
+                        .push((first, Piece::Head(samples)));
                 }
             }
         }
@@ -1281,33 +1249,46 @@ impl Inner {
                 if meta.maxt < start_ms || meta.mint > end_ms {
                     continue;
                 }
-                let samples = block.read_series(i as usize)?;
-                let from = samples.partition_point(|&(t, _)| t < start_ms);
-                let to = samples.partition_point(|&(t, _)| t <= end_ms);
-                if from < to {
-                    found
-                        .entry(meta.labels.clone())
-                        .or_default()
-                        .extend_from_slice(&samples[from..to]);
-                }
+                found
+                    .entry(meta.labels.clone())
+                    .or_default()
+                    .push((meta.mint, Piece::Block(Arc::clone(block), i as usize)));
             }
         }
-        let mut out: Vec<Series> = found
-            .into_iter()
-            .map(|(labels, mut samples)| {
-                sort_dedup(&mut samples);
-                Series {
-                    labels,
-                    samples: samples
-                        .into_iter()
-                        .map(|(timestamp_ms, bits)| Sample {
-                            timestamp_ms,
-                            value: f64::from_bits(bits),
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+        let mut out: Vec<Series> = Vec::with_capacity(found.len());
+        for (labels, mut pieces) in found {
+            // Blocks and head hold disjoint, increasing time ranges almost always.
+            pieces.sort_by_key(|&(first, _)| first);
+            let capacity = pieces
+                .iter()
+                .map(|(_, piece)| match piece {
+                    Piece::Head(samples) => samples.len(),
+                    Piece::Block(block, i) => {
+                        block.index.series.get(*i).map_or(0, |s| s.samples as usize)
+                    }
+                })
+                .sum();
+            let mut samples: Vec<Sample> = Vec::with_capacity(capacity);
+            let in_range = |&&(t, _): &&(i64, u64)| t >= start_ms && t <= end_ms;
+            for (_, piece) in pieces {
+                let decoded = match piece {
+                    Piece::Head(samples) => samples,
+                    Piece::Block(block, i) => block.read_series(i)?,
+                };
+                samples.extend(decoded.iter().filter(in_range).map(|&(t, bits)| Sample {
+                    timestamp_ms: t,
+                    value: f64::from_bits(bits),
+                }));
+            }
+            if samples
+                .windows(2)
+                .any(|w| w[0].timestamp_ms >= w[1].timestamp_ms)
+            {
+                samples.sort_by_key(|s| s.timestamp_ms);
+                samples.dedup_by_key(|s| s.timestamp_ms);
+            }
+            out.push(Series { labels, samples });
+        }
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
     }
@@ -1324,8 +1305,7 @@ impl Inner {
             let head = read(&self.head);
             for id in head.postings.select(matchers) {
                 if let Some(series) = head.series.get(&id) {
-                    let from = series.samples.partition_point(|&(t, _)| t < start_ms);
-                    if series.samples.get(from).is_some_and(|&(t, _)| t <= end_ms) {
+                    if series.has_in_range(start_ms, end_ms) {
                         out.insert(series.labels.clone());
                     }
                 }
@@ -1393,11 +1373,20 @@ impl Inner {
     }
 
     fn stats(&self) -> Stats {
-        let (head_series, head_samples, head_min, head_max, wal_bytes, wal_segments) = {
+        let (
+            head_series,
+            head_samples,
+            head_sample_bytes,
+            head_min,
+            head_max,
+            wal_bytes,
+            wal_segments,
+        ) = {
             let head = read(&self.head);
             (
                 head.postings.len(),
                 head.samples,
+                head.series.values().map(|s| s.sample_bytes() as u64).sum(),
                 (head.samples > 0).then_some(head.min_ts),
                 (head.samples > 0).then_some(head.max_ts),
                 head.wal.total_bytes(),
@@ -1420,6 +1409,7 @@ impl Inner {
         Stats {
             head_series,
             head_samples,
+            head_sample_bytes,
             head_min_time_ms: head_min,
             head_max_time_ms: head_max,
             block_samples: blocks.iter().map(|b| b.samples).sum(),

@@ -7,12 +7,19 @@
 //! A record cut short or failing its checksum at the end of the newest segment is the
 //! torn write of a crash (never acknowledged) and is cut off; anywhere else it is
 //! corruption and an error naming the file.
+//!
+//! The segment being written is extended ahead of its records with zeros (a few MiB at a
+//! time) and records overwrite them in place: the fsync that acknowledges a write then
+//! flushes only data, not a new file size and extent map, which costs several times
+//! less on ext4. A zero header (no record is empty) marks the end of the written part;
+//! a closed segment is truncated to its records.
 
 use crate::encoding::{put_str, put_uvarint, put_varint, DecodeError, Reader};
 use crate::Error;
 use postwatch_model::metrics::Labels;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -123,8 +130,24 @@ pub(crate) fn read_labels(reader: &mut Reader<'_>) -> Result<Labels, DecodeError
 }
 
 /// The records of one segment's bytes, and where and why decoding stopped early, if it
-/// did.
+/// did. Zeros after the last record are the segment's unwritten space, not damage.
 pub fn decode_segment(data: &[u8]) -> (Vec<WalRecord>, Option<(usize, String)>) {
+    let (records, stop, _) = decode_records(data);
+    (records, stop)
+}
+
+/// The records, where and why decoding stopped early, and where the records end (zeros
+/// may follow).
+pub(crate) fn decode_records(data: &[u8]) -> (Vec<WalRecord>, Option<(usize, String)>, usize) {
+    let (records, stop) = decode_until_damage(data);
+    match stop {
+        Some((offset, _)) if is_zero_tail(data, offset) => (records, None, offset),
+        Some((offset, reason)) => (records, Some((offset, reason)), offset),
+        None => (records, None, data.len()),
+    }
+}
+
+fn decode_until_damage(data: &[u8]) -> (Vec<WalRecord>, Option<(usize, String)>) {
     let mut records = Vec::new();
     let mut offset = 0;
     while offset < data.len() {
@@ -171,8 +194,23 @@ pub(crate) struct WalWriter {
     dir: PathBuf,
     pub(crate) current: SegmentInfo,
     pub(crate) file: Arc<File>,
+    /// Length of the current segment file: its records, then zeros written ahead.
+    capacity: u64,
     pub(crate) closed: Vec<SegmentInfo>,
     segment_limit: u64,
+}
+
+/// Zeros written ahead of the records at a time: a sixteenth of a segment, between
+/// 4 KiB and 4 MiB.
+fn zero_extension(segment_limit: u64) -> u64 {
+    (segment_limit / 16).clamp(4 << 10, 4 << 20)
+}
+
+/// True when `data` from `offset` on is all zeros: the unwritten space of a segment
+/// (only ever after its last record), not damage.
+fn is_zero_tail(data: &[u8], offset: usize) -> bool {
+    data.get(offset..)
+        .is_some_and(|rest| rest.iter().all(|&b| b == 0))
 }
 
 pub(crate) fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -210,6 +248,7 @@ impl WalWriter {
         let (file, info) = new_segment(dir, seq, &live)?;
         Ok(WalWriter {
             dir: dir.to_path_buf(),
+            capacity: info.bytes,
             current: info,
             file: Arc::new(file),
             closed,
@@ -219,12 +258,51 @@ impl WalWriter {
 
     /// Appends an encoded record (not yet durable: see the group commit in the store).
     pub(crate) fn write(&mut self, record: &[u8], max_ts: Option<i64>) -> Result<(), Error> {
-        (&*self.file)
-            .write_all(record)
+        let end = self.current.bytes + record.len() as u64;
+        if end > self.capacity {
+            self.extend_with_zeros(end + zero_extension(self.segment_limit))?;
+        }
+        self.file
+            .write_all_at(record, self.current.bytes)
             .map_err(|e| Error::io(&self.current.path, e))?;
-        self.current.bytes += record.len() as u64;
+        self.current.bytes = end;
         if let Some(ts) = max_ts {
             self.current.max_ts = Some(self.current.max_ts.map_or(ts, |m| m.max(ts)));
+        }
+        Ok(())
+    }
+
+    /// Writes zeros up to `new_capacity`. They become durable with the next fsync, the
+    /// only one that then has to record a new file size.
+    fn extend_with_zeros(&mut self, new_capacity: u64) -> Result<(), Error> {
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let mut at = self.capacity;
+        while at < new_capacity {
+            let n = (new_capacity - at).min(ZEROS.len() as u64) as usize;
+            self.file
+                .write_all_at(&ZEROS[..n], at)
+                .map_err(|e| Error::io(&self.current.path, e))?;
+            at += n as u64;
+        }
+        self.capacity = new_capacity;
+        Ok(())
+    }
+
+    /// Forgets a failed write: cuts the segment back to `bytes` (zeros and all), so no
+    /// partial record hides the records written after it.
+    pub(crate) fn cut_back(&mut self, bytes: u64) -> std::io::Result<()> {
+        self.current.bytes = bytes;
+        self.capacity = bytes;
+        self.file.set_len(bytes)
+    }
+
+    /// Drops the zeros after the records (a clean close leaves an exact file).
+    pub(crate) fn trim(&mut self) -> std::io::Result<()> {
+        if self.capacity > self.current.bytes {
+            self.file.sync_data()?;
+            self.file.set_len(self.current.bytes)?;
+            self.file.sync_data()?;
+            self.capacity = self.current.bytes;
         }
         Ok(())
     }
@@ -235,10 +313,14 @@ impl WalWriter {
 
     /// Closes the current segment (durably) and starts the next, defining `live` first.
     pub(crate) fn rotate(&mut self, live: Vec<(u64, Labels)>) -> Result<(), Error> {
+        // The records are durable before the zeros after them go.
         self.file
             .sync_data()
+            .and_then(|()| self.file.set_len(self.current.bytes))
+            .and_then(|()| self.file.sync_data())
             .map_err(|e| Error::io(&self.current.path, e))?;
         let (file, info) = new_segment(&self.dir, self.current.seq + 1, &live)?;
+        self.capacity = info.bytes;
         let old = std::mem::replace(&mut self.current, info);
         self.closed.push(old);
         self.file = Arc::new(file);
@@ -284,7 +366,7 @@ fn new_segment(dir: &Path, seq: u64, live: &[(u64, Labels)]) -> Result<(File, Se
     let path = segment_path(dir, seq);
     let mut file = OpenOptions::new()
         .create_new(true)
-        .append(true)
+        .write(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
     let mut bytes = 0;

@@ -27,14 +27,11 @@ fn mutate(rng: &mut fastrand::Rng, original: &[u8]) -> Vec<u8> {
 #[test]
 fn real_wal_and_block_files_survive_random_damage() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        Options {
-            background_maintenance: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let options = || Options {
+        background_maintenance: false,
+        ..Options::default()
+    };
+    let store = Store::open(dir.path(), options()).unwrap();
     let written: Vec<Series> = (0..5)
         .map(|i| Series {
             labels: Labels::from_pairs([("__name__", "d".to_string()), ("i", i.to_string())]),
@@ -52,9 +49,19 @@ fn real_wal_and_block_files_survive_random_damage() {
         .map(|e| e.unwrap().path())
         .collect();
     segments.sort();
-    let wal = fs::read(segments.last().unwrap()).unwrap();
+    let segment = segments.last().unwrap().clone();
+    // While the store is open, zeros written ahead follow the records: not damage.
+    let open_wal = fs::read(&segment).unwrap();
+    let (open_records, stop) = decode_segment(&open_wal);
+    assert!(stop.is_none());
+    // A clean close leaves just the records.
+    drop(store);
+    let wal = fs::read(&segment).unwrap();
+    assert!(wal.len() < open_wal.len(), "the zeros are trimmed on close");
+    assert_eq!(open_wal[..wal.len()], wal[..]);
     let (records, stop) = decode_segment(&wal);
     assert!(stop.is_none());
+    assert_eq!(records, open_records);
     let sample_count: usize = records
         .iter()
         .map(|r| match r {
@@ -64,6 +71,7 @@ fn real_wal_and_block_files_survive_random_damage() {
         .sum();
     assert_eq!(sample_count, 250);
 
+    let store = Store::open(dir.path(), options()).unwrap();
     store.flush().unwrap();
     let block_path = fs::read_dir(dir.path().join("blocks"))
         .unwrap()
