@@ -233,3 +233,70 @@ fn migrating_a_version_1_store_indexes_the_aliases_it_holds() {
     let after = store.history(None, day, day).unwrap();
     assert_eq!((after[0].risk, after[0].risk_in_use), (12.5, 12.5));
 }
+
+#[test]
+fn package_search_agrees_with_a_scan_of_every_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // A fixed linear congruential sequence: the same fleet every run.
+    let mut state = 11u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let names: Vec<String> = (0..150)
+        .map(|i| {
+            format!(
+                "{}lib{}-{i}",
+                ["", "py", "Node"][i % 3],
+                ["ssl", "xml", "z"][i % 4 % 3]
+            )
+        })
+        .collect();
+    // (name, ecosystem) → the hosts that have it.
+    let mut truth: std::collections::BTreeMap<(String, String), std::collections::BTreeSet<usize>> =
+        Default::default();
+    for host in 0..25 {
+        let mut packages = Vec::new();
+        for name in &names {
+            if next() % 3 == 0 {
+                let p = if next() % 2 == 0 {
+                    pkg(name, "1.0-1")
+                } else {
+                    pypi(name, "1.0")
+                };
+                truth
+                    .entry((p.name.clone(), p.ecosystem.clone()))
+                    .or_default()
+                    .insert(host);
+                packages.push(p);
+            }
+        }
+        store
+            .store_report(
+                &full(&format!("r{host}"), host_ref(&format!("h{host}")), packages),
+                None,
+            )
+            .unwrap();
+    }
+    for needle in ["ssl", "SSL", "pylib", "node", "-1", "z-14", "nothing", ""] {
+        let found = store.search_packages(needle, 10_000, 0).unwrap();
+        let got: std::collections::BTreeMap<(String, String), u64> = found
+            .items
+            .iter()
+            .map(|m| ((m.name.clone(), m.ecosystem.clone()), m.assets))
+            .collect();
+        let expected: std::collections::BTreeMap<(String, String), u64> = truth
+            .iter()
+            .filter(|((name, _), _)| {
+                name.to_ascii_lowercase()
+                    .contains(&needle.to_ascii_lowercase())
+            })
+            .map(|(k, hosts)| (k.clone(), hosts.len() as u64))
+            .collect();
+        assert_eq!(got, expected, "{needle}");
+        assert_eq!(found.total, expected.len() as u64, "{needle}");
+    }
+}

@@ -93,6 +93,15 @@ fn real_wal_and_block_files_survive_random_damage() {
         })
         .collect();
     assert_eq!(decoded, expected);
+    // Seeds for the `tsdb_files` fuzz target: its first byte picks the decoder.
+    if let Some(seeds) = std::env::var_os("POSTWATCH_FUZZ_SEEDS") {
+        fs::create_dir_all(&seeds).unwrap();
+        for (kind, bytes, name) in [(0u8, &wal, "wal"), (1u8, &block, "block")] {
+            let mut seed = vec![kind];
+            seed.extend_from_slice(bytes);
+            fs::write(std::path::Path::new(&seeds).join(name), seed).unwrap();
+        }
+    }
 
     let mut rng = fastrand::Rng::with_seed(7);
     let (mut wal_errors, mut block_errors) = (0, 0);
