@@ -6,7 +6,7 @@ use crate::codec::{count, kind_from_str, severity_from_rank};
 use crate::error::{SqlContext, StoreError};
 use crate::{AssetId, PackageOnAsset, Store};
 use postwatch_model::Severity;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 /// Largest page any paged query returns.
@@ -274,18 +274,22 @@ impl Store {
         offset: u64,
     ) -> Result<Page<PackageMatch>, StoreError> {
         let limit = clamp_limit(limit);
-        let needle_lower = needle.to_ascii_lowercase();
         self.read(|tx| {
             let what = || format!("searching packages for {needle:?}");
             // A fleet has far fewer distinct names than package rows (2,000 hosts × 500
-            // packages: a million rows, a few thousand names), so the (name, ecosystem)
-            // index is walked one distinct pair at a time, each a seek, and only the
-            // matching names have their assets counted.
-            let mut next_pair = tx
+            // packages: a million rows, a few thousand names): the names are matched
+            // in `package_names`, and only the matches have their assets counted.
+            let mut names = tx
                 .prepare_cached(
-                    "SELECT name, ecosystem FROM packages INDEXED BY packages_name
-                     WHERE (name, ecosystem) > (?1, ?2) ORDER BY name, ecosystem LIMIT 1",
+                    "SELECT name, ecosystem FROM package_names WHERE name LIKE ?1 ESCAPE '\\'",
                 )
+                .ctx_with(what)?;
+            let matches = names
+                .query_map([like_pattern(needle)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .ctx_with(what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
                 .ctx_with(what)?;
             let mut assets_of = tx
                 .prepare_cached(
@@ -294,27 +298,18 @@ impl Store {
                 )
                 .ctx_with(what)?;
             let mut all = Vec::new();
-            // Names are never NULL and sort after the empty string's pairs but one:
-            // ("", "") itself, which no package has.
-            let mut at: (String, String) = (String::new(), String::new());
-            while let Some(pair) = next_pair
-                .query_row([&at.0, &at.1], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .optional()
-                .ctx_with(what)?
-            {
-                if pair.0.to_ascii_lowercase().contains(&needle_lower) {
-                    let assets: i64 = assets_of
-                        .query_row([&pair.0, &pair.1], |r| r.get(0))
-                        .ctx_with(what)?;
+            for (name, ecosystem) in matches {
+                let assets: i64 = assets_of
+                    .query_row([&name, &ecosystem], |r| r.get(0))
+                    .ctx_with(what)?;
+                // Names no asset has any more stay in package_names.
+                if assets > 0 {
                     all.push(PackageMatch {
-                        name: pair.0.clone(),
-                        ecosystem: pair.1.clone(),
+                        name,
+                        ecosystem,
                         assets: count(assets),
                     });
                 }
-                at = pair;
             }
             let lower = needle.to_lowercase();
             // Exact names first, then the most widely installed.

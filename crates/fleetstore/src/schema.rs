@@ -9,7 +9,11 @@ use std::path::Path;
 type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// In order; `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[v1_initial, v2_risk_history_and_aliases, v3_container_facts];
+const MIGRATIONS: &[Migration] = &[
+    v1_initial,
+    v2_risk_history_and_aliases,
+    v3_container_facts_and_package_names,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -231,11 +235,24 @@ CREATE INDEX vuln_aliases_vuln ON vuln_aliases(vuln_id);
     crate::findings::backfill_aliases(tx)
 }
 
-fn v3_container_facts(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+fn v3_container_facts_and_package_names(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "
 ALTER TABLE assets ADD COLUMN container TEXT;       -- ContainerFacts JSON
 ALTER TABLE assets ADD COLUMN container_name TEXT;  -- its name, for search
+
+-- Every (name, ecosystem) ever stored: a fleet has a few thousand against a million
+-- package rows, so a substring search reads this, then counts assets of the matches.
+-- Only ever added to; names no asset has any more count zero and are not shown.
+CREATE TABLE package_names(
+    name TEXT NOT NULL,
+    ecosystem TEXT NOT NULL,
+    PRIMARY KEY(name, ecosystem)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO package_names(name, ecosystem) SELECT name, ecosystem FROM packages;
+CREATE TRIGGER packages_name_known AFTER INSERT ON packages BEGIN
+    INSERT OR IGNORE INTO package_names(name, ecosystem) VALUES (new.name, new.ecosystem);
+END;
 ",
     )
 }

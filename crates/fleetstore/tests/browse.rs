@@ -211,12 +211,16 @@ fn migrating_a_version_1_store_indexes_the_aliases_it_holds() {
              ALTER TABLE fleet_daily_changes DROP COLUMN risk_in_use_milli;
              ALTER TABLE assets DROP COLUMN container;
              ALTER TABLE assets DROP COLUMN container_name;
+             DROP TRIGGER packages_name_known;
+             DROP TABLE package_names;
              PRAGMA user_version = 1;",
         )
         .unwrap();
     }
     let store = open(dir.path());
     assert_eq!(store.asset_ids().unwrap().len(), 1);
+    // The package names the store held are searchable after the migration.
+    assert_eq!(store.search_packages("openss", 10, 0).unwrap().total, 1);
     let found = store.search_vulns("dsa-cve-2024-7").unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].vuln_id, "CVE-2024-7");
@@ -281,6 +285,23 @@ fn package_search_agrees_with_a_scan_of_every_package() {
             )
             .unwrap();
     }
+    // Two hosts drop everything: names only they had must not be found any more.
+    for host in [0, 1] {
+        store
+            .store_report(
+                &full(
+                    &format!("r{host}-empty"),
+                    host_ref(&format!("h{host}")),
+                    vec![],
+                ),
+                None,
+            )
+            .unwrap();
+        for hosts in truth.values_mut() {
+            hosts.remove(&host);
+        }
+    }
+    truth.retain(|_, hosts| !hosts.is_empty());
     for needle in ["ssl", "SSL", "pylib", "node", "-1", "z-14", "nothing", ""] {
         let found = store.search_packages(needle, 10_000, 0).unwrap();
         let got: std::collections::BTreeMap<(String, String), u64> = found
