@@ -334,22 +334,31 @@ pub(crate) struct MatrixArg {
 }
 
 impl MatrixArg {
-    /// Calls `f(step, window)` for every step in order. Evaluation times never
-    /// decrease (steps grow, `@` and offsets are constant), so the window bounds only
-    /// move forward: two cursors instead of two binary searches per step.
+    /// Calls `f(step, window)` for every step in order.
     pub fn for_each_window<'s>(
         &self,
         series: &'s RangeSeries,
         mut f: impl FnMut(usize, &'s [Sample]),
     ) {
         let samples = &series.samples[..];
+        self.for_each_window_bounds(series, |i, window| f(i, &samples[window]));
+    }
+
+    /// Calls `f(step, from..to)` with the indices of every step's window, in step order.
+    /// Evaluation times never decrease (steps grow, `@` and offsets are constant), so
+    /// the bounds only move forward: two cursors instead of two binary searches per step.
+    pub fn for_each_window_bounds(
+        &self,
+        series: &RangeSeries,
+        mut f: impl FnMut(usize, std::ops::Range<usize>),
+    ) {
+        let samples = &series.samples[..];
         let (mut from, mut to) = (0, 0);
         let mut last = i64::MIN;
         for (i, &end) in self.times.iter().enumerate() {
             if end < last {
-                // Not monotonic (cannot happen today); fall back to searching.
-                f(i, self.window(series, i));
-                continue;
+                // Not monotonic (cannot happen today): restart the cursors.
+                (from, to) = (0, 0);
             }
             last = end;
             let start = end - self.range_ms;
@@ -359,7 +368,7 @@ impl MatrixArg {
             while from < to && samples[from].timestamp_ms <= start {
                 from += 1;
             }
-            f(i, &samples[from..to]);
+            f(i, from..to);
         }
     }
 

@@ -227,17 +227,6 @@ fn parse_duration(name: &str, text: &str) -> Result<i64, PromError> {
     Ok(total)
 }
 
-use postwatch_promql::format_value;
-
-/// Unix seconds as a JSON number with at most millisecond precision.
-fn timestamp_json(ms: i64) -> JsonValue {
-    if ms % 1000 == 0 {
-        json!(ms / 1000)
-    } else {
-        json!(ms as f64 / 1000.0)
-    }
-}
-
 fn labels_json(labels: &Labels) -> JsonValue {
     let map: Map<String, JsonValue> = labels
         .iter()
@@ -246,36 +235,127 @@ fn labels_json(labels: &Labels) -> JsonValue {
     JsonValue::Object(map)
 }
 
-fn point_json(ms: i64, value: f64) -> JsonValue {
-    json!([timestamp_json(ms), format_value(value)])
+/// Writes `ms` as seconds: digits, then up to three fraction digits without trailing
+/// zeros (exact, no float rounding; what Prometheus writes).
+fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
+    use std::io::Write;
+    if ms < 0 {
+        out.push(b'-');
+    }
+    let ms = ms.unsigned_abs();
+    let _ = write!(out, "{}", ms / 1000);
+    let mut fraction = ms % 1000;
+    if fraction != 0 {
+        let mut digits = 3;
+        while fraction.is_multiple_of(10) {
+            fraction /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{fraction:0digits$}");
+    }
 }
 
-fn query_result_json(value: &postwatch_promql::Value, at_ms: i64) -> JsonValue {
-    use postwatch_promql::Value;
-    match value {
-        Value::Scalar(value) => json!({
-            "resultType": "scalar",
-            "result": point_json(at_ms, *value),
-        }),
-        Value::String(value) => json!({
-            "resultType": "string",
-            "result": [timestamp_json(at_ms), value],
-        }),
-        Value::Vector(samples) => json!({
-            "resultType": "vector",
-            "result": samples.iter().map(|(labels, value)| json!({
-                "metric": labels_json(labels),
-                "value": point_json(at_ms, *value),
-            })).collect::<Vec<_>>(),
-        }),
-        Value::Matrix(series) => json!({
-            "resultType": "matrix",
-            "result": series.iter().map(|s| json!({
-                "metric": labels_json(&s.labels),
-                "values": s.samples.iter().map(|p| point_json(p.timestamp_ms, p.value)).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        }),
+/// Writes `[seconds,"value"]`.
+fn write_point(out: &mut Vec<u8>, ms: i64, value: f64) {
+    use std::io::Write;
+    out.push(b'[');
+    write_timestamp(out, ms);
+    out.extend_from_slice(b",\"");
+    // Values are numbers or NaN/±Inf: nothing to escape.
+    let _ = if value.is_nan() {
+        out.write_all(b"NaN")
+    } else if value == f64::INFINITY {
+        out.write_all(b"+Inf")
+    } else if value == f64::NEG_INFINITY {
+        out.write_all(b"-Inf")
+    } else {
+        write!(out, "{value}")
+    };
+    out.extend_from_slice(b"\"]");
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Serialising a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+fn write_labels(out: &mut Vec<u8>, labels: &Labels) {
+    out.push(b'{');
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_string(out, &label.name);
+        out.push(b':');
+        write_json_string(out, &label.value);
     }
+    out.push(b'}');
+}
+
+/// The whole success answer of a query, written straight into bytes: a range query
+/// over many series is megabytes of points, and building a `serde_json::Value` tree
+/// for it first cost more than evaluating the query.
+fn query_result_body(value: &postwatch_promql::Value, at_ms: i64) -> Vec<u8> {
+    use postwatch_promql::Value;
+    let points = match value {
+        Value::Matrix(series) => series.iter().map(|s| s.samples.len() + 4).sum(),
+        Value::Vector(samples) => samples.len() * 4,
+        _ => 1,
+    };
+    let mut out = Vec::with_capacity(64 + points * 32);
+    out.extend_from_slice(br#"{"status":"success","data":{"resultType":"#);
+    match value {
+        Value::Scalar(value) => {
+            out.extend_from_slice(br#""scalar","result":"#);
+            write_point(&mut out, at_ms, *value);
+        }
+        Value::String(value) => {
+            out.extend_from_slice(br#""string","result":["#);
+            write_timestamp(&mut out, at_ms);
+            out.push(b',');
+            write_json_string(&mut out, value);
+            out.push(b']');
+        }
+        Value::Vector(samples) => {
+            out.extend_from_slice(br#""vector","result":["#);
+            for (i, (labels, value)) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(br#"{"metric":"#);
+                write_labels(&mut out, labels);
+                out.extend_from_slice(br#","value":"#);
+                write_point(&mut out, at_ms, *value);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        Value::Matrix(series) => {
+            out.extend_from_slice(br#""matrix","result":["#);
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(br#"{"metric":"#);
+                write_labels(&mut out, &s.labels);
+                out.extend_from_slice(br#","values":["#);
+                for (j, p) in s.samples.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    write_point(&mut out, p.timestamp_ms, p.value);
+                }
+                out.extend_from_slice(b"]}");
+            }
+            out.push(b']');
+        }
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn query_error(e: postwatch_promql::QueryError) -> PromError {
@@ -326,14 +406,15 @@ async fn query(
     };
     let timeout = query_timeout(&params)?;
     let metrics = state.metrics.clone();
-    let value = blocking(move || {
+    let body = blocking(move || {
         metrics
             .engine(timeout)
             .instant_query(metrics.source(), &text, at)
+            .map(|value| query_result_body(&value, at))
             .map_err(query_error)
     })
     .await?;
-    Ok(success(query_result_json(&value, at)))
+    Ok(json_response(body))
 }
 
 async fn query_range(
@@ -383,14 +464,15 @@ async fn query_range(
     }
     let timeout = query_timeout(&params)?;
     let metrics = state.metrics.clone();
-    let value = blocking(move || {
+    let body = blocking(move || {
         metrics
             .engine(timeout)
             .range_query(metrics.source(), &text, start, end, step)
+            .map(|value| query_result_body(&value, end))
             .map_err(query_error)
     })
     .await?;
-    Ok(success(query_result_json(&value, end)))
+    Ok(json_response(body))
 }
 
 /// `start`/`end` of the metadata endpoints; Prometheus' defaults are "all time".
@@ -652,15 +734,78 @@ mod tests {
         assert!(parse_time("time", "yesterday").is_err());
     }
 
+    fn point(ms: i64, value: f64) -> String {
+        let mut out = Vec::new();
+        write_point(&mut out, ms, value);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     #[test]
     fn values_and_timestamps_are_written_like_prometheus() {
-        assert_eq!(format_value(1.0), "1");
-        assert_eq!(format_value(0.1), "0.1");
-        assert_eq!(format_value(f64::INFINITY), "+Inf");
-        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(format_value(f64::NAN), "NaN");
-        assert_eq!(format_value(1e21), "1000000000000000000000");
-        assert_eq!(timestamp_json(1_435_781_451_000), json!(1_435_781_451));
-        assert_eq!(timestamp_json(1_435_781_451_781), json!(1_435_781_451.781));
+        assert_eq!(point(1_435_781_451_000, 1.0), r#"[1435781451,"1"]"#);
+        assert_eq!(point(1_435_781_451_781, 0.1), r#"[1435781451.781,"0.1"]"#);
+        assert_eq!(
+            point(1_435_781_451_050, f64::INFINITY),
+            r#"[1435781451.05,"+Inf"]"#
+        );
+        assert_eq!(
+            point(1_435_781_451_007, f64::NEG_INFINITY),
+            r#"[1435781451.007,"-Inf"]"#
+        );
+        assert_eq!(point(-1_500, f64::NAN), r#"[-1.5,"NaN"]"#);
+        assert_eq!(point(0, 1e21), r#"[0,"1000000000000000000000"]"#);
+        assert_eq!(point(999, -0.5), r#"[0.999,"-0.5"]"#);
+    }
+
+    #[test]
+    fn query_bodies_are_json_with_escaped_labels() {
+        use postwatch_model::metrics::{Label, Sample};
+        let labels = Labels::from(vec![
+            Label {
+                name: "__name__".into(),
+                value: "up".into(),
+            },
+            Label {
+                name: "path".into(),
+                value: "C:\\x \"q\"\n\u{1}é".into(),
+            },
+        ]);
+        let matrix = postwatch_promql::Value::Matrix(vec![Series {
+            labels: labels.clone(),
+            samples: vec![
+                Sample {
+                    timestamp_ms: 1_000,
+                    value: 1.5,
+                },
+                Sample {
+                    timestamp_ms: 2_001,
+                    value: f64::NAN,
+                },
+            ],
+        }]);
+        let body: JsonValue = serde_json::from_slice(&query_result_body(&matrix, 0))
+            .expect("the matrix body is JSON");
+        assert_eq!(
+            body,
+            json!({"status": "success", "data": {"resultType": "matrix", "result": [{
+                "metric": {"__name__": "up", "path": "C:\\x \"q\"\n\u{1}é"},
+                "values": [[1, "1.5"], [2.001, "NaN"]],
+            }]}})
+        );
+        let vector = postwatch_promql::Value::Vector(vec![(labels, 2.0)]);
+        let body: JsonValue = serde_json::from_slice(&query_result_body(&vector, 3_000))
+            .expect("the vector body is JSON");
+        assert_eq!(body["data"]["result"][0]["value"], json!([3, "2"]));
+        let scalar = postwatch_promql::Value::Scalar(2.0);
+        let body: JsonValue = serde_json::from_slice(&query_result_body(&scalar, 3_000))
+            .expect("the scalar body is JSON");
+        assert_eq!(
+            body["data"],
+            json!({"resultType": "scalar", "result": [3, "2"]})
+        );
+        let string = postwatch_promql::Value::String("a\"b".into());
+        let body: JsonValue = serde_json::from_slice(&query_result_body(&string, 3_000))
+            .expect("the string body is JSON");
+        assert_eq!(body["data"]["result"], json!([3, "a\"b"]));
     }
 }
