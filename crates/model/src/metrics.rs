@@ -46,6 +46,16 @@ pub struct Label {
 pub struct Labels(Vec<Label>);
 
 impl Labels {
+    /// Builds a label set from labels whose names the caller already knows to be
+    /// unique (a decoder that refused repeats): empty values are dropped and the rest
+    /// sorted in place, without the pairwise search `from_pairs` needs.
+    pub fn from_unique(mut labels: Vec<Label>) -> Self {
+        labels.retain(|l| !l.value.is_empty());
+        labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        debug_assert!(labels.windows(2).all(|w| w[0].name != w[1].name));
+        Labels(labels)
+    }
+
     /// Builds a label set from pairs in any order. Empty values are dropped; for a
     /// repeated name the last pair wins.
     pub fn from_pairs<N: Into<String>, V: Into<String>>(

@@ -687,7 +687,9 @@ async fn remote_write(
                 message: format!("remote_write body: {e}"),
             })?;
         metrics.record_metadata(&request.metadata);
-        metrics.append(&request.series).map_err(PromError::internal)
+        let outcome = metrics.append(&request.series).map_err(PromError::internal);
+        request.recycle();
+        outcome
     })
     .await?;
     if outcome.rejected.is_empty() {

@@ -892,12 +892,14 @@ impl Inner {
                 groups.push((id, samples));
             }
             let created_ids: Vec<u64> = new_series.iter().map(|&(id, _)| id).collect();
-            let mut record = Vec::new();
-            if !new_series.is_empty() {
-                record.extend(WalRecord::Series(new_series).encode());
-            }
             let samples_record = WalRecord::Samples(groups);
-            record.extend(samples_record.encode());
+            let record = if new_series.is_empty() {
+                samples_record.encode()
+            } else {
+                let mut record = WalRecord::Series(new_series).encode();
+                record.extend_from_slice(&samples_record.encode());
+                record
+            };
             let written = if record.len() > wal::MAX_RECORD_BYTES {
                 Err(Error::BatchTooLarge(format!(
                     "{} WAL bytes exceed the {} byte record limit; send smaller batches",

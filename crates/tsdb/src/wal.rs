@@ -40,35 +40,48 @@ pub enum WalRecord {
 
 impl WalRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut payload = Vec::new();
+        // The header goes in front of the payload once the payload is known; sized up
+        // front, the record is written in one buffer without growing it.
+        let estimate = match self {
+            WalRecord::Series(series) => 16 + series.len() * 128,
+            WalRecord::Samples(groups) => {
+                16 + groups
+                    .iter()
+                    .map(|(_, samples)| 12 + samples.len() * 13)
+                    .sum::<usize>()
+            }
+        };
+        let mut record = Vec::with_capacity(HEADER_BYTES + estimate);
+        record.resize(HEADER_BYTES, 0);
+        let payload = &mut record;
         match self {
             WalRecord::Series(series) => {
                 payload.push(RECORD_SERIES);
-                put_uvarint(&mut payload, series.len() as u64);
+                put_uvarint(payload, series.len() as u64);
                 for (id, labels) in series {
-                    put_uvarint(&mut payload, *id);
-                    put_labels(&mut payload, labels);
+                    put_uvarint(payload, *id);
+                    put_labels(payload, labels);
                 }
             }
             WalRecord::Samples(groups) => {
                 payload.push(RECORD_SAMPLES);
-                put_uvarint(&mut payload, groups.len() as u64);
+                put_uvarint(payload, groups.len() as u64);
                 for (id, samples) in groups {
-                    put_uvarint(&mut payload, *id);
-                    put_uvarint(&mut payload, samples.len() as u64);
+                    put_uvarint(payload, *id);
+                    put_uvarint(payload, samples.len() as u64);
                     let mut previous = 0i64;
                     for &(ts, bits) in samples {
-                        put_varint(&mut payload, ts.wrapping_sub(previous));
+                        put_varint(payload, ts.wrapping_sub(previous));
                         previous = ts;
                         payload.extend_from_slice(&bits.to_le_bytes());
                     }
                 }
             }
         }
-        let mut record = Vec::with_capacity(payload.len() + HEADER_BYTES);
-        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        record.extend_from_slice(&payload);
+        let length = (record.len() - HEADER_BYTES) as u32;
+        let crc = crc32fast::hash(&record[HEADER_BYTES..]);
+        record[..4].copy_from_slice(&length.to_le_bytes());
+        record[4..HEADER_BYTES].copy_from_slice(&crc.to_le_bytes());
         record
     }
 
