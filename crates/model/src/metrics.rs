@@ -312,6 +312,24 @@ pub trait SeriesSource: Send + Sync {
         end_ms: i64,
     ) -> Result<Vec<Series>, MetricsError>;
 
+    /// What `select` gives, handed to `each` one series at a time in label order, so a
+    /// caller that reduces every series on its own (a rate over a range) never holds
+    /// all of them. `each` answers `Break` to stop early. The default collects `select`.
+    fn select_each(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        each: &mut dyn FnMut(Series) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), MetricsError> {
+        for series in self.select(matchers, start_ms, end_ms)? {
+            if each(series).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Label names of the series that match (all series when `matchers` is empty) and
     /// have samples in the window; sorted, unique.
     fn label_names(

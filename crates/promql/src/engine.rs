@@ -12,6 +12,7 @@ use promql_parser::parser::{
     self as ast, AtModifier, Expr, LabelModifier, Offset, VectorMatchCardinality,
 };
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Limits and defaults of query evaluation.
@@ -324,6 +325,21 @@ pub(crate) struct RangeSeries {
     pub samples: Vec<Sample>,
 }
 
+/// A selected series as a range selector sees it: without staleness markers; `None`
+/// when nothing else is left.
+fn range_series(s: Series) -> Option<RangeSeries> {
+    let samples: Vec<Sample> = s
+        .samples
+        .into_iter()
+        .filter(|x| !is_stale_marker(x.value))
+        .collect();
+    (!samples.is_empty()).then_some(RangeSeries {
+        labels: s.labels,
+        drop_name: false,
+        samples,
+    })
+}
+
 /// A range vector over all steps: step `i` sees the samples in
 /// `(times[i] - range_ms, times[i]]`.
 #[derive(Debug, Clone)]
@@ -444,12 +460,19 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Records an annotation once (Prometheus keeps them as a set).
+    fn annotate(&mut self, annotation: Annotation) {
+        if !self.annotations.contains(&annotation) {
+            self.annotations.push(annotation);
+        }
+    }
+
     pub fn info(&mut self, message: String) {
-        self.annotations.push(Annotation::Info(message));
+        self.annotate(Annotation::Info(message));
     }
 
     pub fn warn(&mut self, message: String) {
-        self.annotations.push(Annotation::Warning(message));
+        self.annotate(Annotation::Warning(message));
     }
 
     /// The time an `@` modifier names.
@@ -535,6 +558,69 @@ impl<'a> Ctx<'a> {
             Val::Scalar(v) => Ok(v),
             _ => Err(QueryError::bad_data("expected a scalar")),
         }
+    }
+
+    /// Calls `each` with the range vector `expr` evaluates, in batches of series when
+    /// it is a range selector: a function over the range (`rate`, `*_over_time`) reduces
+    /// a batch to rows before the next is read, so a query over a day of thousands of
+    /// series holds the rows, not every sample. Otherwise one call with everything.
+    pub(crate) fn each_matrix_batch(
+        &mut self,
+        expr: &Expr,
+        steps: &Steps,
+        each: &mut dyn FnMut(&mut Self, &MatrixArg),
+    ) -> Result<(), QueryError> {
+        /// Series per batch: enough to amortise the call, few enough to stay small.
+        const BATCH: usize = 64;
+        let Expr::MatrixSelector(ms) = expr else {
+            let m = self.eval_matrix(expr, steps)?;
+            each(self, &m);
+            return Ok(());
+        };
+        let times = self.times(&ms.vs.at, &ms.vs.offset, steps);
+        let range_ms = duration_ms(&ms.range);
+        let (Some(&min), Some(&max)) = (times.iter().min(), times.iter().max()) else {
+            return Ok(());
+        };
+        let matchers = self.matchers(&ms.vs)?;
+        let mut batch = MatrixArg {
+            series: Vec::with_capacity(BATCH),
+            range_ms,
+            times,
+        };
+        let mut failure = None;
+        let source = self.source;
+        source
+            .select_each(&matchers, min - range_ms + 1, max, &mut |s| {
+                let Some(series) = range_series(s) else {
+                    return ControlFlow::Continue(());
+                };
+                let mut widest = 0;
+                batch.for_each_window(&series, |_, w| widest = widest.max(w.len()));
+                // Like Prometheus, count what one step holds: the largest window.
+                if let Err(e) = self.count_samples(widest) {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
+                }
+                batch.series.push(series);
+                if batch.series.len() == BATCH {
+                    if let Err(e) = self.check_deadline() {
+                        failure = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                    each(self, &batch);
+                    batch.series.clear();
+                }
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| QueryError::execution(format!("reading series: {e}")))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !batch.series.is_empty() {
+            each(self, &batch);
+        }
+        self.check_deadline()
     }
 
     pub(crate) fn eval_matrix(
@@ -631,19 +717,7 @@ impl<'a> Ctx<'a> {
             return Ok(Vec::new());
         };
         let series = self.select(vs, min - range_ms + 1, max)?;
-        let series: Vec<RangeSeries> = series
-            .into_iter()
-            .map(|s| RangeSeries {
-                labels: s.labels,
-                drop_name: false,
-                samples: s
-                    .samples
-                    .into_iter()
-                    .filter(|x| !is_stale_marker(x.value))
-                    .collect(),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect();
+        let series: Vec<RangeSeries> = series.into_iter().filter_map(range_series).collect();
         // Like Prometheus, count what one step holds: the largest window per series.
         let arg = MatrixArg {
             series,

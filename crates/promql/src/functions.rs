@@ -140,6 +140,57 @@ fn extreme_over_matrix(m: &MatrixArg, better: fn(f64, f64) -> bool) -> Vec<Row> 
     rows
 }
 
+/// The rows of a function over a range vector (`rate`, the `*_over_time` family …).
+fn range_function_rows(name: &str, keep_name: bool, m: &MatrixArg) -> Vec<Row> {
+    match name {
+        "rate" => over_matrix(m, false, |w, i| extrapolated_rate(w, m, i, true, true)),
+        "increase" => over_matrix(m, false, |w, i| extrapolated_rate(w, m, i, true, false)),
+        "delta" => over_matrix(m, false, |w, i| extrapolated_rate(w, m, i, false, false)),
+        "irate" => over_matrix(m, false, |w, _| instant_delta(w, true)),
+        "idelta" => over_matrix(m, false, |w, _| instant_delta(w, false)),
+        "deriv" => over_matrix(m, false, |w, _| {
+            (w.len() >= 2).then(|| linear_regression(w, w[0].timestamp_ms).0)
+        }),
+        "resets" => over_matrix(m, false, |w, _| {
+            Some(w.windows(2).filter(|p| p[1].value < p[0].value).count() as f64)
+        }),
+        "changes" => over_matrix(m, false, |w, _| {
+            Some(
+                w.windows(2)
+                    .filter(|p| {
+                        p[1].value != p[0].value && !(p[1].value.is_nan() && p[0].value.is_nan())
+                    })
+                    .count() as f64,
+            )
+        }),
+        "avg_over_time" => over_matrix(m, false, |w, _| Some(average(w.iter().map(|s| s.value)))),
+        "sum_over_time" => over_matrix(m, false, |w, _| {
+            let (s, c) = w
+                .iter()
+                .fold((0.0, 0.0), |(s, c), x| kahan_inc(x.value, s, c));
+            Some(s + c)
+        }),
+        "min_over_time" => extreme_over_matrix(m, |a, b| a < b),
+        "max_over_time" => extreme_over_matrix(m, |a, b| a > b),
+        "count_over_time" => over_matrix(m, false, |w, _| Some(w.len() as f64)),
+        "present_over_time" => over_matrix(m, false, |_, _| Some(1.0)),
+        "last_over_time" => over_matrix(m, keep_name, |w, _| w.last().map(|s| s.value)),
+        "first_over_time" => over_matrix(m, keep_name, |w, _| w.first().map(|s| s.value)),
+        "stddev_over_time" => over_matrix(m, false, |w, _| {
+            Some(variance(w.iter().map(|s| s.value)).sqrt())
+        }),
+        "stdvar_over_time" => {
+            over_matrix(m, false, |w, _| Some(variance(w.iter().map(|s| s.value))))
+        }
+        _ => over_matrix(m, false, |w, _| {
+            let mut v: Vec<f64> = w.iter().map(|s| s.value).collect();
+            let median = quantile(0.5, &mut v);
+            let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
+            Some(quantile(0.5, &mut dev))
+        }),
+    }
+}
+
 const EXPERIMENTAL_FUNCTIONS: &[&str] = &[
     "mad_over_time",
     "sort_by_label",
@@ -436,65 +487,16 @@ pub(crate) fn eval_call(ctx: &mut Ctx, call: &ast::Call, steps: &Steps) -> Resul
         | "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
         | "count_over_time" | "last_over_time" | "present_over_time" | "stddev_over_time"
         | "stdvar_over_time" | "first_over_time" | "mad_over_time" => {
-            let matrix_expr = arg(call, 0)?;
-            let m = ctx.eval_matrix(matrix_expr, steps)?;
-            if matches!(name, "rate" | "increase") {
-                let p = pos(ctx, 0);
-                warn_not_counter(ctx, &m, &p);
-            }
             let keep_name = matches!(name, "last_over_time" | "first_over_time");
-            let rows = match name {
-                "rate" => over_matrix(&m, false, |w, i| extrapolated_rate(w, &m, i, true, true)),
-                "increase" => {
-                    over_matrix(&m, false, |w, i| extrapolated_rate(w, &m, i, true, false))
+            let counter = matches!(name, "rate" | "increase");
+            let p = pos(ctx, 0);
+            let mut rows = Vec::new();
+            ctx.each_matrix_batch(arg(call, 0)?, steps, &mut |ctx, m| {
+                if counter {
+                    warn_not_counter(ctx, m, &p);
                 }
-                "delta" => over_matrix(&m, false, |w, i| extrapolated_rate(w, &m, i, false, false)),
-                "irate" => over_matrix(&m, false, |w, _| instant_delta(w, true)),
-                "idelta" => over_matrix(&m, false, |w, _| instant_delta(w, false)),
-                "deriv" => over_matrix(&m, false, |w, _| {
-                    (w.len() >= 2).then(|| linear_regression(w, w[0].timestamp_ms).0)
-                }),
-                "resets" => over_matrix(&m, false, |w, _| {
-                    Some(w.windows(2).filter(|p| p[1].value < p[0].value).count() as f64)
-                }),
-                "changes" => over_matrix(&m, false, |w, _| {
-                    Some(
-                        w.windows(2)
-                            .filter(|p| {
-                                p[1].value != p[0].value
-                                    && !(p[1].value.is_nan() && p[0].value.is_nan())
-                            })
-                            .count() as f64,
-                    )
-                }),
-                "avg_over_time" => {
-                    over_matrix(&m, false, |w, _| Some(average(w.iter().map(|s| s.value))))
-                }
-                "sum_over_time" => over_matrix(&m, false, |w, _| {
-                    let (s, c) = w
-                        .iter()
-                        .fold((0.0, 0.0), |(s, c), x| kahan_inc(x.value, s, c));
-                    Some(s + c)
-                }),
-                "min_over_time" => extreme_over_matrix(&m, |a, b| a < b),
-                "max_over_time" => extreme_over_matrix(&m, |a, b| a > b),
-                "count_over_time" => over_matrix(&m, false, |w, _| Some(w.len() as f64)),
-                "present_over_time" => over_matrix(&m, false, |_, _| Some(1.0)),
-                "last_over_time" => over_matrix(&m, keep_name, |w, _| w.last().map(|s| s.value)),
-                "first_over_time" => over_matrix(&m, keep_name, |w, _| w.first().map(|s| s.value)),
-                "stddev_over_time" => over_matrix(&m, false, |w, _| {
-                    Some(variance(w.iter().map(|s| s.value)).sqrt())
-                }),
-                "stdvar_over_time" => {
-                    over_matrix(&m, false, |w, _| Some(variance(w.iter().map(|s| s.value))))
-                }
-                _ => over_matrix(&m, false, |w, _| {
-                    let mut v: Vec<f64> = w.iter().map(|s| s.value).collect();
-                    let median = quantile(0.5, &mut v);
-                    let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
-                    Some(quantile(0.5, &mut dev))
-                }),
-            };
+                rows.extend(range_function_rows(name, keep_name, m));
+            })?;
             Ok(Val::Vector(rows))
         }
         "quantile_over_time" => {

@@ -262,3 +262,54 @@ fn topk_orders_instant_results_and_drops_names_where_prometheus_does() {
     let got = scalar_of(e.instant_query(&s, "last_over_time(m[1m])", 0).unwrap());
     assert_eq!(got[0].0, "m{i=\"1\"}");
 }
+
+#[test]
+fn range_functions_over_many_series_are_read_in_batches_with_nothing_lost() {
+    // 200 counters (several batches of the streamed range selector), series i rising
+    // by i every 15 s for 30 minutes; `c` does not end in _total, so `rate` adds an
+    // info, which must appear once, not once per batch.
+    let mut s = MemorySource::new();
+    for i in 0..200i64 {
+        let id = format!("{i:03}");
+        let pts: Vec<(i64, f64)> = (0..=120).map(|k| (k * 15_000, (k * i) as f64)).collect();
+        series(&mut s, &[("__name__", "c"), ("id", &id)], &pts);
+    }
+    let e = Engine::default();
+    let result = e
+        .range_query_annotated(&s, "rate(c[1m])", 300_000, 1_800_000, 60_000)
+        .expect("rate over 200 series");
+    let Value::Matrix(rows) = result.value else {
+        panic!("a range query gives a matrix");
+    };
+    assert_eq!(rows.len(), 200);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.labels.to_string(), format!("{{id=\"{i:03}\"}}"));
+        assert_eq!(row.samples.len(), 26, "{}", row.labels);
+        for sample in &row.samples {
+            assert!((sample.value - i as f64 / 15.0).abs() < 1e-9, "{sample:?}");
+        }
+    }
+    let infos = result
+        .annotations
+        .iter()
+        .filter(|a| format!("{a:?}").contains("might not be a counter"))
+        .count();
+    assert_eq!(infos, 1, "{:?}", result.annotations);
+    // Aggregated, as the dashboards use it.
+    let total = scalar_of(
+        e.instant_query(&s, "sum(rate(c[1m]))", 1_800_000)
+            .expect("sum of rates"),
+    );
+    let want: f64 = (0..200).map(|i| i as f64 / 15.0).sum();
+    assert!((total[0].1 - want).abs() < 1e-6, "{total:?}");
+    // The sample limit still holds when series arrive batch by batch: each series'
+    // widest window, (29m, 30m], holds 4 samples: 200 series need 800.
+    for (limit, ok) in [(799, false), (800, true)] {
+        let limited = Engine::new(EngineOptions {
+            max_samples: limit,
+            ..EngineOptions::default()
+        });
+        let answer = limited.instant_query(&s, "max_over_time(c[1m])", 1_800_000);
+        assert_eq!(answer.is_ok(), ok, "limit {limit}: {answer:?}");
+    }
+}

@@ -1213,6 +1213,23 @@ impl Inner {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Series>, Error> {
+        let mut out = Vec::new();
+        self.select_each(matchers, start_ms, end_ms, &mut |series| {
+            out.push(series);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// The matching series with their samples in the window, one at a time in label
+    /// order; only the series being decoded is held.
+    fn select_each(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        each: &mut dyn FnMut(Series) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), Error> {
         /// Where a series' samples are: taken from the head, or a chunk still to read.
         enum Piece {
             Head(Vec<(i64, u64)>),
@@ -1257,7 +1274,8 @@ impl Inner {
                     .push((meta.mint, Piece::Block(Arc::clone(block), i as usize)));
             }
         }
-        let mut out: Vec<Series> = Vec::with_capacity(found.len());
+        let mut found: Vec<(Labels, Vec<(i64, Piece)>)> = found.into_iter().collect();
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (labels, mut pieces) in found {
             // Blocks and head hold disjoint, increasing time ranges almost always.
             pieces.sort_by_key(|&(first, _)| first);
@@ -1289,10 +1307,11 @@ impl Inner {
                 samples.sort_by_key(|s| s.timestamp_ms);
                 samples.dedup_by_key(|s| s.timestamp_ms);
             }
-            out.push(Series { labels, samples });
+            if each(Series { labels, samples }).is_break() {
+                break;
+            }
         }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        Ok(())
     }
 
     /// Label sets of the matching series with samples in the window.
@@ -1449,6 +1468,16 @@ impl SeriesSource for Store {
         end_ms: i64,
     ) -> Result<Vec<Series>, MetricsError> {
         Ok(self.inner.select(matchers, start_ms, end_ms)?)
+    }
+
+    fn select_each(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        each: &mut dyn FnMut(Series) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), MetricsError> {
+        Ok(self.inner.select_each(matchers, start_ms, end_ms, each)?)
     }
 
     fn label_names(
