@@ -22,7 +22,7 @@ pub fn default_data_dir() -> PathBuf {
 pub struct ServerArgs {
     /// TOML configuration (keys: listen, data_dir, advisory_db, [tls] cert/key,
     /// [limits] body_bytes, [history] keep_days, [rematch] check_interval_secs,
-    /// [metrics] retention_days/retention_bytes, [[metrics.scrape]] jobs,
+    /// [metrics] retention_days/retention_bytes/wal_sync_seconds, [[metrics.scrape]] jobs,
     /// [[metrics.remote_write]] destinations: see docs/metrics.md and README).
     /// Environment: POSTWATCH_LISTEN, POSTWATCH_DATA, POSTWATCH_DB, POSTWATCH_TLS_CERT,
     /// POSTWATCH_TLS_KEY. Flags override both.

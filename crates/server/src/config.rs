@@ -39,6 +39,13 @@ pub struct MetricsConfig {
     /// Upper bound on the store's size on disk; the oldest blocks go first.
     #[serde(default)]
     pub retention_bytes: Option<u64>,
+    /// Unset (the default): a remote_write request is answered once its samples are
+    /// fsynced, so they survive a power cut. `N` seconds: answered once they are in the
+    /// WAL file (they survive the server being killed, as in Prometheus) and fsynced
+    /// every N seconds; a power cut can lose up to N seconds. For disks where fsync is
+    /// slow.
+    #[serde(default)]
+    pub wal_sync_seconds: Option<f64>,
     /// `[[metrics.scrape]]` jobs: `job_name`, `static_configs = [{targets = [...],
     /// labels = {...}}]`, `file_sd_configs = [{files = [...]}]`, `interval_seconds`,
     /// `timeout_seconds`, `metrics_path`, `scheme`, `honor_labels`.
@@ -244,6 +251,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             retention_days: default_metrics_retention_days(),
             retention_bytes: None,
+            wal_sync_seconds: None,
             scrape: Vec::new(),
             remote_write: Vec::new(),
         }
@@ -446,6 +454,14 @@ impl Config {
         if self.metrics.retention_days == 0 {
             return Err(invalid("metrics.retention_days", "must be at least 1"));
         }
+        if let Some(seconds) = self.metrics.wal_sync_seconds {
+            if !(0.001..=60.0).contains(&seconds) {
+                return Err(invalid(
+                    "metrics.wal_sync_seconds",
+                    "must be between 0.001 and 60 (leave it out to fsync every write)",
+                ));
+            }
+        }
         for (i, job) in self.metrics.scrape.iter().enumerate() {
             if job.job_name.trim().is_empty() {
                 return Err(invalid(
@@ -504,6 +520,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("history.keep_days"));
+        for bad in ["0", "-1", "61", "nan"] {
+            let c = parse(&format!(
+                "data_dir = \"/tmp/x\"\n[metrics]\nwal_sync_seconds = {bad}\n"
+            ))
+            .unwrap();
+            assert!(
+                c.validate()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("metrics.wal_sync_seconds"),
+                "{bad}"
+            );
+        }
+        let c = parse("data_dir = \"/tmp/x\"\n[metrics]\nwal_sync_seconds = 0.5\n").unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.metrics.wal_sync_seconds, Some(0.5));
     }
 
     #[test]

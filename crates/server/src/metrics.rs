@@ -130,6 +130,7 @@ impl MetricsState {
         let options = postwatch_tsdb::Options {
             retention_time_ms: Some(i64::from(config.retention_days) * 86_400_000),
             retention_bytes: config.retention_bytes,
+            wal_sync_interval: config.wal_sync_seconds.map(Duration::from_secs_f64),
             ..postwatch_tsdb::Options::default()
         };
         let store = Arc::new(Store::open(data_dir.join("metrics"), options)?);

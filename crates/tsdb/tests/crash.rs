@@ -2,7 +2,9 @@
 //! and prints each one the store acknowledged; the parent kills it with SIGKILL at a
 //! random moment, reopens the store and checks every acknowledged sample is there.
 //! Blocks are one minute long and maintenance runs in the background, so kills also land
-//! during cuts, WAL rotations and compactions.
+//! during cuts, WAL rotations and compactions. Run twice: fsync before each
+//! acknowledgement (the default), and with `wal_sync_interval` (acknowledged once in the
+//! WAL file, fsynced in the background), which must survive the process' death as well.
 
 use postwatch_model::metrics::{LabelMatcher, Labels, Sample, SampleSink, Series, SeriesSource};
 use postwatch_tsdb::{Options, Store};
@@ -12,9 +14,15 @@ use std::process::{Command, Stdio};
 const T0: i64 = 1_700_000_000_000;
 const SERIES: usize = 20;
 const CHILD_ENV: &str = "POSTWATCH_TSDB_CRASH_DIR";
+/// Milliseconds of `wal_sync_interval` for the child; unset: fsync each append.
+const CHILD_SYNC_ENV: &str = "POSTWATCH_TSDB_CRASH_SYNC_MS";
 
 fn options() -> Options {
+    let sync_ms: Option<u64> = std::env::var(CHILD_SYNC_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok());
     Options {
+        wal_sync_interval: sync_ms.map(std::time::Duration::from_millis),
         block_duration_ms: 60_000,
         max_block_duration_ms: 600_000,
         out_of_order_window_ms: 0,
@@ -78,6 +86,15 @@ fn crash_child_process() {
 
 #[test]
 fn kill_9_loses_no_acknowledged_sample() {
+    kill_rounds(None);
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_sample_with_background_fsync() {
+    kill_rounds(Some(200));
+}
+
+fn kill_rounds(sync_ms: Option<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut highest_acked: Option<i64> = None;
@@ -90,6 +107,10 @@ fn kill_9_loses_no_acknowledged_sample() {
                 "--test-threads=1",
             ])
             .env(CHILD_ENV, dir.path())
+            .env(
+                CHILD_SYNC_ENV,
+                sync_ms.map(|ms| ms.to_string()).unwrap_or_default(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
