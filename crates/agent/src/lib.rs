@@ -118,6 +118,23 @@ pub fn use_one_malloc_arena() {
     }
 }
 
+/// Makes this process end when its parent does: for the agent's child processes
+/// (inventory and reports, enrolment), so that a restarted agent never finds the
+/// previous one's child still holding its report queue.
+pub fn exit_with_parent() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number, no pointers; getppid
+    // cannot fail.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        // The parent may have ended before the call: then init (or a subreaper)
+        // adopted this process already.
+        if libc::getppid() == 1 {
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Gives memory freed after an inventory back to the system, so that an agent idles
 /// at its small resting size instead of its peak (glibc keeps freed heap otherwise).
 pub fn release_memory() {

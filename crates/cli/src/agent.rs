@@ -192,6 +192,9 @@ fn client_config(args: &AgentArgs) -> ClientConfig {
 }
 
 pub fn run(args: AgentArgs) -> Result<ExitCode> {
+    if args.report_cycle || args.enrol_only {
+        postwatch_agent::exit_with_parent();
+    }
     if args.report_cycle {
         // A child of the running agent, which holds the state directory's lock.
         let cycle = report_cycle(
