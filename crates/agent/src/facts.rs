@@ -68,6 +68,12 @@ pub fn host_facts(
     }
 }
 
+/// The host's name alone, as [`host_facts`] gives it: for naming the asset without
+/// reading (and running the code for) every other fact.
+pub fn host_name(root: &Path, proc: &Path) -> String {
+    hostname(&DirTree::new(root), root, proc)
+}
+
 /// A file under the root, symlinks resolved inside it, when no larger than `limit`.
 fn read_root_file(tree: &DirTree, path: &str, limit: u64) -> Option<String> {
     let (file, len) = tree.open(path).ok()??;
@@ -518,6 +524,7 @@ UBUNTU_CODENAME=jammy
         let tags = BTreeMap::from([("env".to_owned(), "prod".to_owned())]);
         let facts = host_facts(&f.root, &f.proc, &f.sys, tags.clone());
         assert_eq!(facts.hostname, "web-1");
+        assert_eq!(host_name(&f.root, &f.proc), "web-1");
         let os = facts.os.expect("os");
         assert_eq!(os.id, "ubuntu");
         assert_eq!(os.version_id.as_deref(), Some("22.04"));
@@ -635,6 +642,7 @@ UBUNTU_CODENAME=jammy
         write(&f.proc, "sys/kernel/hostname", "builder\n");
         let facts = host_facts(&f.root, &f.proc, &f.sys, BTreeMap::new());
         assert_eq!(facts.hostname, "builder");
+        assert_eq!(host_name(&f.root, &f.proc), "builder");
     }
 
     #[test]

@@ -105,6 +105,36 @@ fn io_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// Makes every thread of this process allocate from one malloc arena. glibc gives each
+/// thread that allocates an arena of its own, which keeps the memory that thread freed;
+/// the agent's few threads wake a few times a minute, so sharing one costs nothing and
+/// keeps its resting size down. Only for a process that is the agent alone (not
+/// `postwatch up`, where the server's threads allocate in parallel).
+pub fn use_one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a malloc tuning parameter; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Makes this process end when its parent does: for the agent's child processes
+/// (inventory and reports, enrolment), so that a restarted agent never finds the
+/// previous one's child still holding its report queue.
+pub fn exit_with_parent() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number, no pointers; getppid
+    // cannot fail.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        // The parent may have ended before the call: then init (or a subreaper)
+        // adopted this process already.
+        if libc::getppid() == 1 {
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Gives memory freed after an inventory back to the system, so that an agent idles
 /// at its small resting size instead of its peak (glibc keeps freed heap otherwise).
 pub fn release_memory() {

@@ -459,8 +459,9 @@ impl<T: QueueItem> Queue<T> {
     }
 }
 
-/// Takes the queue directory's lock so that two agents never share a queue.
-fn lock(dir: &Path) -> Result<File, AgentError> {
+/// Takes the directory's lock so that two agents never share a queue (or, for the
+/// state directory, a state).
+pub(crate) fn lock(dir: &Path) -> Result<File, AgentError> {
     let path = dir.join(LOCK);
     let file = OpenOptions::new()
         .read(true)

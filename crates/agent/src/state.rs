@@ -79,6 +79,13 @@ impl StateDir {
         &self.dir
     }
 
+    /// Takes the state directory's lock (`DIR/lock`, flock(2)) for as long as the
+    /// returned file is open: one running agent per state directory, even while its
+    /// queues are opened by the child processes it runs.
+    pub fn lock(&self) -> Result<std::fs::File, AgentError> {
+        crate::queue::lock(&self.dir)
+    }
+
     /// The enrolment, or `None` when the agent has not enrolled yet.
     pub fn enrolment(&self) -> Result<Option<Enrolment>, AgentError> {
         let Some(agent_id) = self.read_small(AGENT_ID)? else {
@@ -334,6 +341,30 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_state_directory_has_one_running_agent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateDir::open(tmp.path()).unwrap();
+        let held = state.lock().unwrap();
+        let again = StateDir::open(tmp.path()).unwrap();
+        match again.lock() {
+            Err(AgentError::Locked { path }) => assert_eq!(path, tmp.path().join("lock")),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("locked twice"),
+        }
+        // The queues under it are locked separately: the agent's child opens them.
+        let queue = crate::queue::Queue::<postwatch_model::fleet::Report>::open(
+            &tmp.path().join("queue"),
+            crate::queue::DEFAULT_MAX_BYTES,
+        );
+        assert!(queue.is_ok());
+        drop(held);
+        assert!(
+            again.lock().is_ok(),
+            "free again once the first agent is gone"
+        );
     }
 
     #[test]

@@ -17,7 +17,6 @@ use postwatch_model::fleet::{
 };
 use postwatch_model::{InUseSummary, OsInfo, Package, Target, TargetKind};
 use postwatch_target::{Limits, OpenOptions};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -88,10 +87,22 @@ pub struct AgentArgs {
     /// dropped, with a warning. The queue is also bounded by --queue-limit.
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = crate::scan::parse_duration)]
     metrics_queue: Duration,
-    /// Internal: take one inventory, write it to standard output as JSON and exit (the
-    /// agent runs each inventory in such a child process).
+    /// Internal: take one inventory, queue its reports, deliver everything queued and
+    /// exit (0: all delivered; 4: some stay queued). The agent runs each such cycle in
+    /// a child process.
     #[arg(long, hide = true)]
-    observe_to_stdout: bool,
+    report_cycle: bool,
+    /// Internal: enrol with the server (the enrolment token in POSTWATCH_ENROL_TOKEN)
+    /// and exit. The agent enrols in such a child process.
+    #[arg(long, hide = true, conflicts_with = "report_cycle")]
+    enrol_only: bool,
+    /// Internal, with --report-cycle: deliver what is queued, take no inventory.
+    #[arg(long, hide = true, requires = "report_cycle")]
+    deliver_only: bool,
+    /// Internal, with --report-cycle: the server was already unreachable at the last
+    /// cycle (and the agent said so); do not repeat the message.
+    #[arg(long, hide = true, requires = "report_cycle")]
+    retrying: bool,
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -123,7 +134,10 @@ impl AgentArgs {
             ca_file: None,
             metrics_interval: Duration::from_secs(15),
             metrics_queue: Duration::from_secs(2 * 3600),
-            observe_to_stdout: false,
+            report_cycle: false,
+            enrol_only: false,
+            deliver_only: false,
+            retrying: false,
         }
     }
 }
@@ -147,7 +161,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// One asset's state, ready to report.
-#[derive(Serialize, Deserialize)]
 struct Observed {
     asset: AssetRef,
     facts: Option<HostFacts>,
@@ -158,31 +171,66 @@ struct Observed {
     in_use: Option<InUseSummary>,
 }
 
-pub fn run(args: AgentArgs) -> Result<ExitCode> {
-    if args.observe_to_stdout {
-        let observed = observe(&args)?;
-        let out = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer(out, &observed)
-            .context("cannot write the inventory to standard output")?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let state_dir = args
-        .state
+/// The state directory: --state, or the default under the user's data directory.
+fn state_dir_of(args: &AgentArgs) -> PathBuf {
+    args.state
         .clone()
-        .unwrap_or_else(|| crate::serve::default_data_dir().join("agent"));
-    let mut state = StateDir::open(&state_dir)?;
+        .unwrap_or_else(|| crate::serve::default_data_dir().join("agent"))
+}
+
+fn client_config(args: &AgentArgs) -> ClientConfig {
     let ca_file = args.ca_file.clone().or_else(|| {
         std::env::var_os("POSTWATCH_CA_FILE")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
-    let config = ClientConfig {
+    ClientConfig {
         allow_plain_http: args.allow_plain_http,
         ca_file,
         ..ClientConfig::default()
-    };
-    let enrolment = enrol(&args, &mut state, &config)?;
-    let client = Client::new(&args.server, &enrolment.credential, &config)?;
+    }
+}
+
+pub fn run(args: AgentArgs) -> Result<ExitCode> {
+    if args.report_cycle || args.enrol_only {
+        postwatch_agent::exit_with_parent();
+    }
+    if args.report_cycle {
+        // A child of the running agent, which holds the state directory's lock.
+        let cycle = report_cycle(
+            &args,
+            &client_config(&args),
+            !args.deliver_only,
+            !args.retrying,
+        )?;
+        return Ok(match cycle.delivered {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::from(EXIT_UNDELIVERED),
+        });
+    }
+    let state_dir = state_dir_of(&args);
+    let mut state = StateDir::open(&state_dir)?;
+    let config = client_config(&args);
+    if args.enrol_only {
+        // A child of the running agent, which holds the state directory's lock.
+        enrol(&args, &mut state, &config)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _lock = state.lock()?;
+    if args.once {
+        enrol(&args, &mut state, &config)?;
+        let cycle = report_cycle(&args, &config, true, true)?;
+        if cycle.delivered {
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "agent: {} report(s) stay queued in {}; they are sent on the next run",
+            cycle.queued,
+            cycle.queue_dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_UNDELIVERED));
+    }
+    let enrolment = enrol_in_child(&args, &mut state, &config)?;
     // Host metrics run on a thread of their own from now on: an inventory can take
     // minutes, and metrics must not wait for it.
     if let Some(metrics) = HostMetrics::new(&args, &state_dir)? {
@@ -192,34 +240,30 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
             .spawn(move || metrics.run(&client))
             .context("cannot start the host metrics thread")?;
     }
-    let mut queue = Queue::open(&state_dir.join("queue"), args.queue_limit)?;
     let watcher = DbWatcher::new(&args.root)
         .map_err(|e| eprintln!("agent: {e}; rescanning on the interval only"))
         .ok();
     let mut backoff = Backoff::new();
     let mut next_inventory = Instant::now();
     loop {
-        if Instant::now() >= next_inventory {
-            for observed in observe_in_child(&args)? {
-                queue_report(&mut state, &mut queue, observed)?;
-            }
+        let take_inventory = Instant::now() >= next_inventory;
+        // Inventories and reports (parsing package databases, JSON, deltas) run in a
+        // child process: this one idles with only the metrics and scheduling code in
+        // memory, and a parser failing on a hostile file cannot take the agent down.
+        let delivered = cycle_in_child(
+            &args,
+            &state_dir,
+            &config,
+            take_inventory,
+            backoff.failures() > 0,
+        )?;
+        if take_inventory {
             next_inventory = Instant::now() + args.interval;
         }
-        let delivered = deliver(&client, &mut state, &mut queue, &mut backoff)?;
-        // After the inventory and the upload (reports read back, serialized, sent):
-        // return the freed heap, so the agent idles at its resting size.
-        postwatch_agent::release_memory();
-        if args.once {
-            if delivered {
-                return Ok(ExitCode::SUCCESS);
-            }
-            eprintln!(
-                "agent: {} report(s) stay queued in {}; they are sent on the next run",
-                queue.len(),
-                queue.dir().display()
-            );
-            return Ok(ExitCode::from(EXIT_UNDELIVERED));
+        if delivered {
+            backoff.reset();
         }
+        postwatch_agent::release_memory();
         // Wait for the next inventory, a database change, or the next retry.
         let retry_at = (!delivered).then(|| Instant::now() + backoff.next_delay());
         loop {
@@ -233,6 +277,114 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
                 break;
             }
         }
+    }
+}
+
+/// What a report cycle left behind.
+struct Cycle {
+    /// Everything queued reached the server.
+    delivered: bool,
+    /// Reports still queued.
+    queued: usize,
+    queue_dir: PathBuf,
+}
+
+/// Takes an inventory (when `take_inventory`), queues its reports and delivers
+/// everything queued. `report_outage`: say so when the server cannot be reached.
+fn report_cycle(
+    args: &AgentArgs,
+    config: &ClientConfig,
+    take_inventory: bool,
+    report_outage: bool,
+) -> Result<Cycle> {
+    let state_dir = state_dir_of(args);
+    let mut state = StateDir::open(&state_dir)?;
+    let enrolment = state
+        .enrolment()?
+        .ok_or_else(|| postwatch_agent::AgentError::NotEnrolled {
+            dir: state_dir.clone(),
+        })?;
+    let client = Client::new(&args.server, &enrolment.credential, config)?;
+    let mut queue = Queue::open(&state_dir.join("queue"), args.queue_limit)?;
+    if take_inventory {
+        for observed in observe(args)? {
+            queue_report(&mut state, &mut queue, observed)?;
+        }
+    }
+    let delivered = deliver(&client, &mut state, &mut queue, report_outage)?;
+    Ok(Cycle {
+        delivered,
+        queued: queue.len(),
+        queue_dir: queue.dir().to_owned(),
+    })
+}
+
+/// `postwatch agent MODE` for a child process of this same binary, with the server,
+/// root, name, state directory and TLS settings of this agent.
+fn child_command(
+    args: &AgentArgs,
+    state_dir: &Path,
+    config: &ClientConfig,
+    mode: &str,
+) -> Result<Command> {
+    // /proc/self/exe still runs after a package upgrade replaced the file on disk.
+    let exe = match Path::new("/proc/self/exe").exists() {
+        true => PathBuf::from("/proc/self/exe"),
+        false => std::env::current_exe().context("cannot find the postwatch binary")?,
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["agent", mode, "--server", &args.server])
+        .arg("--root")
+        .arg(&args.root)
+        .arg("--state")
+        .arg(state_dir);
+    if let Some(name) = &args.name {
+        cmd.args(["--name", name]);
+    }
+    if config.allow_plain_http {
+        cmd.arg("--allow-plain-http");
+    }
+    if let Some(ca_file) = &config.ca_file {
+        cmd.arg("--ca-file").arg(ca_file);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    Ok(cmd)
+}
+
+/// Runs [`report_cycle`] in a child process of this same binary. An inventory touches
+/// most of the program and peaks at tens of MB; a child returns all of it when it
+/// exits. Returns whether everything queued was delivered.
+fn cycle_in_child(
+    args: &AgentArgs,
+    state_dir: &Path,
+    config: &ClientConfig,
+    take_inventory: bool,
+    retrying: bool,
+) -> Result<bool> {
+    let mut cmd = child_command(args, state_dir, config, "--report-cycle")?;
+    cmd.arg("--queue-limit").arg(args.queue_limit.to_string());
+    for (key, value) in &args.tags {
+        cmd.arg("--tag").arg(format!("{key}={value}"));
+    }
+    if args.no_in_use {
+        cmd.arg("--no-in-use");
+    }
+    if args.containers {
+        cmd.arg("--containers");
+    }
+    if !take_inventory {
+        cmd.arg("--deliver-only");
+    }
+    if retrying {
+        cmd.arg("--retrying");
+    }
+    let status = cmd.status().context("cannot start the inventory process")?;
+    match status.code() {
+        Some(0) => Ok(true),
+        Some(code) if code == i32::from(EXIT_UNDELIVERED) => Ok(false),
+        _ => bail!("the inventory and report process failed ({status}); its errors are above"),
     }
 }
 
@@ -258,15 +410,10 @@ impl HostMetrics {
         if args.metrics_interval.is_zero() || args.root != Path::new("/") || args.once {
             return Ok(None);
         }
-        let instance = args.name.clone().unwrap_or_else(|| {
-            facts::host_facts(
-                &args.root,
-                Path::new("/proc"),
-                Path::new("/sys"),
-                BTreeMap::new(),
-            )
-            .hostname
-        });
+        let instance = args
+            .name
+            .clone()
+            .unwrap_or_else(|| facts::host_name(&args.root, Path::new("/proc")));
         let collector = match postwatch_hostmetrics::Collector::new(
             postwatch_hostmetrics::Options::default(),
         ) {
@@ -321,6 +468,9 @@ impl HostMetrics {
                 eprintln!("agent: host metrics: {e:#}");
             }
             self.deliver(client, next);
+            // Each collection frees what it parsed and encoded: hand it back rather than
+            // keep it until the next one.
+            postwatch_agent::release_memory();
         }
     }
 
@@ -419,6 +569,50 @@ impl HostMetrics {
     }
 }
 
+/// The enrolment token: --token, or POSTWATCH_ENROL_TOKEN.
+fn enrolment_token(args: &AgentArgs) -> Result<String> {
+    match args
+        .token
+        .clone()
+        .or_else(|| std::env::var("POSTWATCH_ENROL_TOKEN").ok())
+    {
+        Some(token) => Ok(token),
+        None => bail!("this agent is not enrolled with {}: pass --token with an enrolment token (`postwatch token --enrolment` on the server)", args.server),
+    }
+}
+
+/// [`enrol`], with the enrolment itself (a JSON exchange, once in the agent's life) in
+/// a child process, so that its code does not stay in the long-running agent's memory.
+fn enrol_in_child(
+    args: &AgentArgs,
+    state: &mut StateDir,
+    config: &ClientConfig,
+) -> Result<Enrolment> {
+    if let Some(e) = state.enrolment()? {
+        if e.server == args.server {
+            return Ok(e);
+        }
+    }
+    // The secret goes to the child in its environment, not on its command line
+    // (which every user can read in /proc).
+    let token = enrolment_token(args)?;
+    let status = child_command(args, state.dir(), config, "--enrol-only")?
+        .env("POSTWATCH_ENROL_TOKEN", token)
+        .status()
+        .context("cannot start the enrolment process")?;
+    if !status.success() {
+        bail!("the enrolment process failed ({status}); its errors are above");
+    }
+    match state.enrolment()? {
+        Some(e) if e.server == args.server => Ok(e),
+        _ => bail!(
+            "the enrolment process saved no enrolment with {} in {}",
+            args.server,
+            state.dir().display()
+        ),
+    }
+}
+
 /// The agent's credential: kept from an earlier enrolment with this server, or
 /// obtained now with the enrolment token.
 fn enrol(args: &AgentArgs, state: &mut StateDir, config: &ClientConfig) -> Result<Enrolment> {
@@ -431,21 +625,11 @@ fn enrol(args: &AgentArgs, state: &mut StateDir, config: &ClientConfig) -> Resul
             e.server, args.server
         );
     }
-    let Some(token) = args
-        .token
+    let token = enrolment_token(args)?;
+    let name = args
+        .name
         .clone()
-        .or_else(|| std::env::var("POSTWATCH_ENROL_TOKEN").ok())
-    else {
-        bail!("this agent is not enrolled with {}: pass --token with an enrolment token (`postwatch token --enrolment` on the server)", args.server);
-    };
-    let hostname = facts::host_facts(
-        &args.root,
-        Path::new("/proc"),
-        Path::new("/sys"),
-        BTreeMap::new(),
-    )
-    .hostname;
-    let name = args.name.clone().unwrap_or(hostname);
+        .unwrap_or_else(|| facts::host_name(&args.root, Path::new("/proc")));
     let answer = Client::enrol(&args.server, &token, &name, config)?;
     let enrolment = Enrolment {
         server: args.server.clone(),
@@ -533,46 +717,6 @@ fn inventory_of(path: &str, kind: TargetKind, with_in_use: bool) -> Result<Inven
         packages,
         in_use,
     })
-}
-
-/// Runs [`observe`] in a child process of this same binary. An inventory touches most
-/// of the program and peaks at tens of MB; a child returns all of it when it exits, so
-/// the agent idles small between inventories, and a parser failing on a hostile file
-/// cannot take the agent down.
-fn observe_in_child(args: &AgentArgs) -> Result<Vec<Observed>> {
-    // /proc/self/exe still runs after a package upgrade replaced the file on disk.
-    let exe = match Path::new("/proc/self/exe").exists() {
-        true => PathBuf::from("/proc/self/exe"),
-        false => std::env::current_exe().context("cannot find the postwatch binary")?,
-    };
-    let mut cmd = Command::new(exe);
-    cmd.args(["agent", "--observe-to-stdout", "--server", &args.server])
-        .arg("--root")
-        .arg(&args.root);
-    if let Some(name) = &args.name {
-        cmd.args(["--name", name]);
-    }
-    for (key, value) in &args.tags {
-        cmd.arg("--tag").arg(format!("{key}={value}"));
-    }
-    if args.no_in_use {
-        cmd.arg("--no-in-use");
-    }
-    if args.containers {
-        cmd.arg("--containers");
-    }
-    let output = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot start the inventory process")?;
-    if !output.status.success() {
-        bail!(
-            "the inventory process failed ({}); its errors are above",
-            output.status
-        );
-    }
-    serde_json::from_slice(&output.stdout).context("the inventory process's output is unreadable")
 }
 
 /// The host (or --root) and, with --containers, each running container.
@@ -767,11 +911,12 @@ fn queue_report(state: &mut StateDir, queue: &mut Queue, o: Observed) -> Result<
 }
 
 /// Sends queued reports oldest first. Returns whether the queue is empty.
+/// `report_outage`: print why the server could not take them.
 fn deliver(
     client: &Client,
     state: &mut StateDir,
     queue: &mut Queue,
-    backoff: &mut Backoff,
+    report_outage: bool,
 ) -> Result<bool> {
     while let Some((id, report)) = queue.peek()? {
         match client.send(&report) {
@@ -786,10 +931,9 @@ fn deliver(
                     state.forget_ack(&report.asset)?;
                 }
                 queue.ack(id)?;
-                backoff.reset();
             }
             Err(e) if e.is_retryable() => {
-                if backoff.failures() == 0 {
+                if report_outage {
                     eprintln!("agent: {e}");
                 }
                 return Ok(false);

@@ -64,7 +64,32 @@ enum Command {
     Promql(promql::PromqlCommand),
 }
 
+/// The command line of `postwatch agent` alone. The agent runs for months: parsing
+/// only its own arguments keeps every other subcommand's argument code out of its
+/// memory. `postwatch agent --help` and its errors read as with [`Cli`].
+#[derive(Parser)]
+#[command(name = "postwatch", version)]
+struct AgentCli {
+    #[command(subcommand)]
+    command: AgentCommand,
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Inventory this host (or --root DIR) and its containers on an interval and ship
+    /// it to a server; undelivered reports wait in a durable queue.
+    Agent(agent::AgentArgs),
+}
+
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == "agent") {
+        let AgentCli {
+            command: AgentCommand::Agent(args),
+        } = AgentCli::parse();
+        // Before any thread starts: the agent's threads share one malloc arena.
+        postwatch_agent::use_one_malloc_arena();
+        return report(agent::run(args));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
@@ -74,9 +99,15 @@ fn main() -> ExitCode {
         Command::Up(args) => serve::up(args),
         Command::Server(args) => serve::server(args),
         Command::Token(args) => serve::token(args),
+        // Parsed by AgentCli above; listed here for `postwatch --help`.
         Command::Agent(args) => agent::run(args),
         Command::Promql(cmd) => Ok(promql::run(cmd)),
     };
+    report(result)
+}
+
+/// The exit code of a run, printing its error.
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -155,7 +155,7 @@ pub enum Error {
     BadPattern {
         option: &'static str,
         pattern: String,
-        source: Box<regex::Error>,
+        source: Box<regex_lite::Error>,
     },
     #[error("no host metrics could be read: {}", .warnings.join("; "))]
     NothingCollected { warnings: Vec<String> },

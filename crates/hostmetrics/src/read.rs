@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 /// Reads `path` into `buf` (cleared first). The error names the file.
 pub(crate) fn read_into(path: &Path, buf: &mut String) -> Result<(), String> {
@@ -27,8 +27,9 @@ pub(crate) fn read_number(path: &Path, buf: &mut String) -> Result<f64, String> 
 }
 
 /// An exclusion pattern (node_exporter's `*-exclude` flags: unanchored RE2 syntax, which
-/// the `regex` crate shares) with its decisions remembered per name, so a device seen
-/// every collection is matched once, not once per collection.
+/// `regex-lite` shares, except that its classes such as `\d` and `\w` are ASCII-only —
+/// what device, interface and mount names use) with its decisions remembered per name,
+/// so a device seen every collection is matched once, not once per collection.
 #[derive(Debug)]
 pub(crate) struct NameFilter {
     pattern: Option<Regex>,
